@@ -1,0 +1,1 @@
+"""Benchmarks run by `allocation benchmark ...`: one module per subject, each exposing `register(subparsers)`."""

@@ -1,0 +1,1 @@
+"""Subcommands of the `allocation` CLI, one module each."""

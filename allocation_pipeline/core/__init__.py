@@ -1,0 +1,1 @@
+"""The pure core: plain pandas/numpy functions with no Dagster and no warehouse import."""

@@ -1,0 +1,1 @@
+"""The Dagster shell: assets, checks, partitions, jobs, schedules and resources that call the core."""

@@ -1,0 +1,1 @@
+"""Drivers and allocation runs for a fiscal month."""

@@ -1,0 +1,121 @@
+"""Driver values and allocation runs, with blocking checks that every run balances and validates."""
+
+
+import dagster as dg
+import pandas as pd
+
+from allocation_pipeline.core.allocation import AllocationError, allocate_period, gl_balances
+from allocation_pipeline.core.drivers import compute_driver_values
+from allocation_pipeline.core.money import format_money
+from allocation_pipeline.core.validation import RunToValidate, validate_run
+from allocation_pipeline.defs.metadata import markdown_table
+from allocation_pipeline.defs.partitions import fiscal_month_partitions, period_of
+from allocation_pipeline.defs.resources import RulesResource, WarehouseResource
+from allocation_pipeline.warehouse.bulk import replace_rows
+from allocation_pipeline.warehouse.ledger_store import store_pipeline_runs
+
+
+@dg.asset(group_name="allocation", partitions_def=fiscal_month_partitions, kinds={"pandas"})
+def driver_values(
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    headcount: pd.DataFrame,
+    timesheets: pd.DataFrame,
+    usage_metrics: pd.DataFrame,
+) -> dg.Output[pd.DataFrame]:
+    """Driver values of the fiscal month: one row per driver x cost object (headcount, hours, every usage metric)."""
+    period = period_of(context.partition_key)
+    values = compute_driver_values(period, headcount, timesheets, usage_metrics)
+    with warehouse.get_engine().begin() as conn:
+        replace_rows(conn, "driver_values", values, {"period": period})
+    summary = values.groupby(["driver", "dimension"]).agg(cost_objects=("cost_object", "nunique"), total=("value", "sum")).reset_index()
+    return dg.Output(
+        values,
+        metadata={"rows": dg.MetadataValue.int(len(values)), "drivers": dg.MetadataValue.int(values["driver"].nunique()), "by_driver": markdown_table(summary)},
+    )
+
+
+@dg.asset(
+    group_name="allocation",
+    partitions_def=fiscal_month_partitions,
+    kinds={"pandas"},
+    check_specs=[
+        dg.AssetCheckSpec("runs_balance", asset="allocation_runs", blocking=True, description="Every run's debits equal its credits to the cent."),
+        dg.AssetCheckSpec("runs_valid", asset="allocation_runs", blocking=True, description="Accounts exist and are active; source and target lines; positive amounts."),
+    ],
+)
+def allocation_runs(
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    rules: RulesResource,
+    gl_lines: pd.DataFrame,
+    driver_values: pd.DataFrame,
+    entities: pd.DataFrame,
+    accounts: pd.DataFrame,
+    cost_centers: pd.DataFrame,
+):
+    """Allocation runs of the fiscal month, one per rule with a non-empty pool; stored as calculated
+    (or approved, where the rule's policy auto-approves). Nothing is stored when a check fails."""
+    period = period_of(context.partition_key)
+    rule_set = rules.load()
+    applicable = rule_set.for_period(period)
+    try:
+        outcome = allocate_period(period, applicable, gl_balances(gl_lines), driver_values, cost_centers, entities)
+    except AllocationError as exc:
+        raise dg.Failure(description=f"allocation of {period} failed: {exc}") from exc
+    unbalanced = [r for r in outcome.runs if r.total_debit_cents != r.total_credit_cents]
+    problems = [
+        error
+        for r in outcome.runs
+        for error in validate_run(RunToValidate(run=f"rule {r.rule_id} ({r.entity})", lines=r.lines, accounts=accounts))
+        if error.rule != "balance"
+    ]
+    stored = None
+    if not unbalanced and not problems:
+        with warehouse.get_engine().begin() as conn:
+            stored = store_pipeline_runs(conn, period, outcome.runs, {r.id: r.approval for r in applicable}, context.run_id)
+    summary = pd.DataFrame(
+        [
+            {
+                "run_id": stored.run_ids.get(f"{r.rule_id}@{r.entity}") if stored else None,
+                "rule_id": r.rule_id,
+                "entity": r.entity,
+                "method": r.method,
+                "targets": int((r.lines["role"] == "target").sum()),
+                "pool": format_money(r.pool_cents),
+                "currency": r.currency,
+                "total_debit_cents": r.total_debit_cents,
+            }
+            for r in outcome.runs
+        ],
+        columns=["run_id", "rule_id", "entity", "method", "targets", "pool", "currency", "total_debit_cents"],
+    )
+    metadata = {
+        "runs": dg.MetadataValue.int(len(outcome.runs)),
+        "rules_in_force": dg.MetadataValue.int(len(applicable)),
+        "rules_file": dg.MetadataValue.path(rules.path),
+        "by_rule": markdown_table(summary.drop(columns=["total_debit_cents"])),
+        "notes": dg.MetadataValue.md("\n".join(f"- {n}" for n in outcome.notes + [n for r in outcome.runs for n in r.notes]) or "_none_"),
+    }
+    if stored is not None:
+        for name in ("created", "recalculated", "unchanged", "superseded", "approved"):
+            metadata[f"runs_{name}"] = dg.MetadataValue.text(", ".join(getattr(stored, name)) or "-")
+    yield dg.Output(summary, metadata=metadata)
+    yield dg.AssetCheckResult(
+        check_name="runs_balance",
+        passed=not unbalanced,
+        metadata={
+            "unbalanced_runs": dg.MetadataValue.int(len(unbalanced)),
+            "details": dg.MetadataValue.md(
+                "\n".join(f"- rule {r.rule_id} ({r.entity}): debits {format_money(r.total_debit_cents)}, credits {format_money(r.total_credit_cents)}" for r in unbalanced) or "_all balance_"
+            ),
+        },
+    )
+    yield dg.AssetCheckResult(
+        check_name="runs_valid",
+        passed=not problems,
+        metadata={"errors": dg.MetadataValue.int(len(problems)), "details": dg.MetadataValue.md("\n".join(f"- {e}" for e in problems) or "_no errors_")},
+    )
+
+
+defs = dg.Definitions(assets=[driver_values, allocation_runs])

@@ -1,0 +1,1 @@
+"""Posting approved allocation runs as journal entries."""

@@ -1,0 +1,19 @@
+"""Helpers that turn frames and figures into Dagster materialization metadata."""
+
+
+import dagster as dg
+import pandas as pd
+
+MAX_TABLE_ROWS = 50
+
+
+def markdown_table(frame: pd.DataFrame, max_rows: int = MAX_TABLE_ROWS) -> dg.MarkdownMetadataValue:
+    """A frame as a markdown table (first `max_rows` rows, and a line saying how many were left out)."""
+    if frame.empty:
+        return dg.MetadataValue.md("_none_")
+    shown = frame.head(max_rows).astype("string").fillna("")
+    header = "| " + " | ".join(map(str, shown.columns)) + " |"
+    rule = "|" + "|".join("---" for _ in shown.columns) + "|"
+    rows = ["| " + " | ".join(v.replace("|", "\\|") for v in row) + " |" for row in shown.itertuples(index=False)]
+    more = [f"\n_{len(frame) - max_rows} more rows not shown_"] if len(frame) > max_rows else []
+    return dg.MetadataValue.md("\n".join([header, rule, *rows, *more]))

@@ -1,0 +1,1 @@
+"""The warehouse layer: SQLAlchemy only, DDL and queries from `sql/`, native bulk loads."""

@@ -1,0 +1,23 @@
+CREATE TABLE IF NOT EXISTS allocation_runs (
+    run_id VARCHAR PRIMARY KEY,
+    run_number BIGINT NOT NULL,
+    entity VARCHAR NOT NULL,
+    period VARCHAR NOT NULL,
+    run_type VARCHAR NOT NULL,
+    rule_id VARCHAR,
+    method VARCHAR,
+    origin VARCHAR NOT NULL,
+    source_document VARCHAR,
+    status VARCHAR NOT NULL,
+    currency VARCHAR NOT NULL,
+    pool_amount NUMERIC(18, 2) NOT NULL,
+    total_debit NUMERIC(18, 2) NOT NULL,
+    total_credit NUMERIC(18, 2) NOT NULL,
+    fingerprint VARCHAR NOT NULL,
+    notes VARCHAR,
+    journal_entry_id VARCHAR,
+    reversal_entry_id VARCHAR,
+    dagster_run_id VARCHAR,
+    created_at TIMESTAMP NOT NULL,
+    updated_at TIMESTAMP NOT NULL
+)

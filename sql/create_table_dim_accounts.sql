@@ -1,0 +1,6 @@
+CREATE TABLE IF NOT EXISTS dim_accounts (
+    account VARCHAR PRIMARY KEY,
+    name VARCHAR NOT NULL,
+    type VARCHAR NOT NULL,
+    active BOOLEAN NOT NULL
+)

@@ -1,0 +1,5 @@
+CREATE TABLE IF NOT EXISTS dim_entities (
+    entity VARCHAR PRIMARY KEY,
+    name VARCHAR NOT NULL,
+    currency VARCHAR NOT NULL
+)

@@ -1,0 +1,1 @@
+DELETE FROM allocation_lines WHERE run_id = :run_id
