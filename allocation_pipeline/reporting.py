@@ -39,10 +39,21 @@ def run_failures(result) -> list[str]:
     failures = []
     for event in result.all_events:
         if event.event_type_value == "STEP_FAILURE":
-            error = event.step_failure_data.error
-            failures.append(f"{event.step_key}: {(error.message if error else 'failed').strip()}")
+            failures.append(f"{event.step_key}: {_root_message(event.step_failure_data.error)}")
         elif event.event_type_value == "ASSET_CHECK_EVALUATION":
             evaluation = event.event_specific_data
             if not evaluation.passed and evaluation.severity.value == "ERROR":
                 failures.append(f"check {evaluation.check_name} on {evaluation.asset_key.to_user_string()} failed")
     return failures
+
+
+def _root_message(error) -> str:
+    """What the asset said: a dagster.Failure's description, else the innermost error's message."""
+    if error is None:
+        return "failed"
+    while error.cls_name != "Failure" and error.cause is not None:
+        error = error.cause
+    message = error.message.strip()
+    if error.cls_name == "Failure":
+        message = message.split(": ", 1)[-1]
+    return message

@@ -320,7 +320,7 @@ def _reason(check: str, is_money: bool) -> str:
         "in_range": "must be in range {}",
     }
     if name in words:
-        text = argument.strip("[]").replace("'", "") if name == "isin" else argument
+        text = argument.strip("[]").replace("'", "") if name == "isin" else argument.strip("'")
         return words[name].format(text)
     return check
 

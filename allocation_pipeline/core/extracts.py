@@ -92,6 +92,10 @@ def find_extract_files(extracts_dir: Path | str, extract: str, period: str | Non
     return files
 
 
+def _file_columns(frame: pd.DataFrame) -> list[str]:
+    return [str(c) for c in frame.columns if c not in ("source_file", "row_number", "__row_number")]
+
+
 def _looks_like_period(stem: str) -> bool:
     return len(stem) == 7 and stem[4] == "-" and stem[:4].isdigit() and stem[5:].isdigit()
 
@@ -114,7 +118,7 @@ def read_extract(
         missing = [c for c in required if c not in frame.columns]
         if missing:
             raise ExtractError(
-                name, f"missing required column(s) {', '.join(missing)} (found: {', '.join(map(str, frame.columns)) or 'none'})"
+                name, f"missing required column(s) {', '.join(missing)} (found: {', '.join(_file_columns(frame)) or 'none'})"
             )
         for column in optional:
             if column not in frame.columns:

@@ -1,0 +1,95 @@
+"""Shared fixtures: a small generated sample company, warehouses (DuckDB file, PostgreSQL schema), resources.
+
+PostgreSQL tests use the server at $ALLOCATION_TEST_POSTGRES_URL (default
+postgresql+psycopg://postgres@127.0.0.1:5432/test), each in a schema of its own that is dropped
+afterwards. An unreachable server skips them locally and fails them under CI (CI=true).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from allocation_pipeline.core.sample_company import generate_company
+
+POSTGRES_URL = os.environ.get("ALLOCATION_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+SAMPLE_PERIOD = "2026-10"
+SAMPLE_PARTITION = "2026-10-01"
+
+
+@pytest.fixture(scope="session")
+def sample_company_template(tmp_path_factory) -> Path:
+    """A small sample company (3 months, 2026-08 closed, 2026-09 and 2026-10 open), generated once."""
+    root = tmp_path_factory.mktemp("sample_company")
+    generate_company(root, periods=3, end_period=SAMPLE_PERIOD, closed_periods=1, gl_lines_per_period=3000, file_format="csv")
+    return root
+
+
+@pytest.fixture
+def sample_company(sample_company_template: Path, tmp_path: Path) -> Path:
+    """A private copy of the sample company that a test may change."""
+    target = tmp_path / "company"
+    shutil.copytree(sample_company_template, target)
+    return target
+
+
+@pytest.fixture
+def duckdb_url(tmp_path: Path) -> str:
+    return f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
+
+
+def _postgres_or_skip() -> sa.Engine:
+    engine = sa.create_engine(POSTGRES_URL)
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except sa.exc.OperationalError as exc:
+        engine.dispose()
+        message = f"PostgreSQL at {engine.url.render_as_string(hide_password=True)} is unreachable: {exc.orig}"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message + " (under CI an unreachable server is a failure)")
+        pytest.skip(message)
+    return engine
+
+
+@pytest.fixture
+def postgres_url() -> str:
+    """A URL whose search_path is a fresh schema, dropped (with everything in it) afterwards."""
+    admin = _postgres_or_skip()
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))  # generated identifier, not user input
+    url = sa.engine.make_url(POSTGRES_URL).update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        from allocation_pipeline.defs import resources
+
+        for key in [k for k in resources._ENGINES if schema in k]:
+            resources._ENGINES.pop(key).dispose()
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def warehouse_url(request, tmp_path: Path) -> str:
+    """Each test using it runs once on DuckDB and once on PostgreSQL."""
+    if request.param == "duckdb":
+        return f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
+    return request.getfixturevalue("postgres_url")
+
+
+def pipeline_resources(company: Path, url: str) -> dict:
+    from allocation_pipeline.defs.resources import ExtractsResource, RulesResource, WarehouseResource
+
+    return {
+        "warehouse": WarehouseResource(url=url),
+        "extracts": ExtractsResource(directory=str(company / "extracts")),
+        "rules": RulesResource(path=str(company / "rules.yaml")),
+    }

@@ -1,0 +1,219 @@
+"""One fiscal month end to end with `dg.materialize` against a real warehouse (DuckDB file and
+PostgreSQL schema): posting, balance to the cent, idempotent re-runs, quarantine in the warehouse,
+refusals (closed period, changed posted run, failed blocking check) and a crash mid-post.
+
+Uses the generated sample company (tests/conftest.py); does not start Dagster processes.
+"""
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+import dagster as dg
+from allocation_pipeline.defs.definitions import build_definitions
+from allocation_pipeline.reporting import run_failures
+from allocation_pipeline.warehouse import ledger_store
+from allocation_pipeline.warehouse.engine import make_engine
+from tests.conftest import SAMPLE_PARTITION, pipeline_resources
+
+ASSETS = list(build_definitions().assets)
+
+
+def materialize(company, url, partition=SAMPLE_PARTITION):
+    return dg.materialize(ASSETS, partition_key=partition, resources=pipeline_resources(company, url), raise_on_error=False)
+
+
+def query(url, sql, **params):
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            result = conn.execute(sa.text(sql), params)
+            return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+    finally:
+        engine.dispose()
+
+
+def ledger_state(url):
+    """Everything posting touches, to compare before and after."""
+    return {
+        table: query(url, f"SELECT * FROM {table} ORDER BY 1, 2").astype(str).to_dict("records")  # fixed table names
+        for table in ("allocation_runs", "allocation_run_history", "journal_entries", "journal_lines", "document_links")
+    }
+
+
+def test_a_period_flows_from_extracts_to_balanced_posted_entries(sample_company, warehouse_url):
+    result = materialize(sample_company, warehouse_url)
+    assert result.success, run_failures(result)
+
+    runs = query(warehouse_url, "SELECT run_id, rule_id, entity, status, journal_entry_id FROM allocation_runs ORDER BY run_id")
+    assert runs["rule_id"].tolist() == ["it_overhead_split", "ee_facilities_by_floor_area", "us_facilities_by_floor_area"]
+    assert runs["status"].tolist() == ["posted"] * 3
+    assert runs["journal_entry_id"].tolist() == ["EE-CAL000001", "EE-CAL000002", "US-CAL000001"]
+
+    it_lines = query(
+        warehouse_url,
+        "SELECT cost_center, CAST(debit * 100 AS BIGINT) AS debit_cents, CAST(credit * 100 AS BIGINT) AS credit_cents "
+        "FROM journal_lines WHERE entry_id = :entry ORDER BY line_no",
+        entry="EE-CAL000001",
+    )
+    assert it_lines.values.tolist() == [["EE-IT", 0, 1_000_000], ["EE-ENG", 600_000, 0], ["EE-PRD", 250_000, 0], ["EE-SAL", 150_000, 0]]
+
+    sums = query(warehouse_url, "SELECT entry_id, SUM(debit) AS d, SUM(credit) AS c, COUNT(*) AS n FROM journal_lines GROUP BY entry_id")
+    assert len(sums) == 3
+    assert (sums["d"] == sums["c"]).all() and (sums["n"] >= 2).all()
+    headers = query(warehouse_url, "SELECT transaction_type, total_debit, total_credit, posting_date FROM journal_entries")
+    assert set(headers["transaction_type"]) == {"COST_ALLOCATION"}
+    assert (headers["total_debit"] == headers["total_credit"]).all()
+    assert {str(d) for d in headers["posting_date"]} == {"2026-10-31"}
+
+    links = query(warehouse_url, "SELECT from_document, to_document, link_type FROM document_links ORDER BY from_document")
+    assert links.values.tolist() == [
+        ["ALLOC-0001", "EE-CAL000001", "posted_as"],
+        ["ALLOC-0002", "EE-CAL000002", "posted_as"],
+        ["ALLOC-0003", "US-CAL000001", "posted_as"],
+    ]
+    history = query(warehouse_url, "SELECT from_status, to_status, changed_by FROM allocation_run_history WHERE run_id = 'ALLOC-0001' ORDER BY seq")
+    assert history.fillna("").values.tolist() == [
+        ["", "draft", "pipeline"],
+        ["draft", "calculated", "pipeline"],
+        ["calculated", "approved", "policy:auto"],
+        ["approved", "posted", "pipeline"],
+    ]
+    gl_rows = query(warehouse_url, "SELECT COUNT(*) AS n FROM gl_lines WHERE period = '2026-10'")["n"].iloc[0]
+    gl_metadata = result.asset_materializations_for_node("gl_lines")[0].metadata
+    assert gl_rows == gl_metadata["rows_kept"].value
+    assert gl_metadata["rows_in"].value == gl_metadata["rows_kept"].value + gl_metadata["rows_quarantined"].value
+
+    posting = result.asset_materializations_for_node("journal_entries")[0].metadata
+    assert posting["posted_now"].value == 3
+    assert "ALLOC-0001 -> EE-CAL000001" in posting["posted_now_entries"].value
+
+
+def test_rematerializing_a_period_replaces_and_never_double_posts(sample_company, warehouse_url):
+    assert materialize(sample_company, warehouse_url).success
+    before = ledger_state(warehouse_url)
+    counts = {t: query(warehouse_url, f"SELECT COUNT(*) AS n FROM {t}")["n"].iloc[0] for t in ("gl_lines", "driver_values", "quarantine")}
+    again = materialize(sample_company, warehouse_url)
+    assert again.success, run_failures(again)
+    assert ledger_state(warehouse_url) == before
+    assert {t: query(warehouse_url, f"SELECT COUNT(*) AS n FROM {t}")["n"].iloc[0] for t in counts} == counts
+    runs_meta = again.asset_materializations_for_node("allocation_runs")[0].metadata
+    assert runs_meta["runs_unchanged"].value == "ALLOC-0001, ALLOC-0002, ALLOC-0003"
+    assert again.asset_materializations_for_node("journal_entries")[0].metadata["posted_now"].value == 0
+
+
+def test_bad_rows_land_in_the_quarantine_table(sample_company, duckdb_url):
+    gl_file = sample_company / "extracts" / "gl_lines" / "2026-10.csv"
+    lines = gl_file.read_text().splitlines()
+    header = lines[0].split(",")
+    good = dict(zip(header, lines[1].split(",")))
+    bad_rows = [
+        {**good, "document_id": "BAD-1", "cost_center": "XX-UNKNOWN"},
+        {**good, "document_id": "BAD-2", "debit": "twelve"},
+        {**good, "document_id": "BAD-3", "posting_date": "2026-10-35"},
+        dict(good),  # a duplicate of line 1
+    ]
+    gl_file.write_text("\n".join(lines + [",".join(r[h] for h in header) for r in bad_rows]) + "\n")
+    result = materialize(sample_company, duckdb_url)
+    assert result.success, run_failures(result)
+    quarantine = query(duckdb_url, "SELECT extract, partition_key, source_file, row_number, column_name, bad_value, reason FROM quarantine ORDER BY row_number")
+    first_bad = len(lines)  # data rows are numbered from 1 after the header
+    assert quarantine.fillna("").values.tolist() == [
+        ["gl_lines", "2026-10", "gl_lines/2026-10.csv", first_bad, "cost_center", "XX-UNKNOWN", "unknown cost center 'XX-UNKNOWN'"],
+        ["gl_lines", "2026-10", "gl_lines/2026-10.csv", first_bad + 1, "debit", "twelve", "not an amount with at most two decimal places"],
+        ["gl_lines", "2026-10", "gl_lines/2026-10.csv", first_bad + 2, "posting_date", "2026-10-35", "not a date (expected YYYY-MM-DD)"],
+        ["gl_lines", "2026-10", "gl_lines/2026-10.csv", first_bad + 3, "", f"{good['entity']} / {good['document_id']} / {good['line']}", "duplicate entity, document_id, line (first at row 1)"],
+    ]
+    metadata = result.asset_materializations_for_node("gl_lines")[0].metadata
+    assert metadata["rows_in"].value == len(lines) - 1 + 4
+    assert metadata["rows_quarantined"].value == 4
+    assert metadata["rows_kept"].value == len(lines) - 1
+    # Re-running the partition replaces its quarantine rows instead of adding to them.
+    assert materialize(sample_company, duckdb_url).success
+    assert query(duckdb_url, "SELECT COUNT(*) AS n FROM quarantine")["n"].iloc[0] == 4
+
+
+def test_a_document_left_unbalanced_by_quarantine_is_a_warning(sample_company, duckdb_url):
+    gl_file = sample_company / "extracts" / "gl_lines" / "2026-10.csv"
+    lines = gl_file.read_text().splitlines()
+    header = lines[0].split(",")
+    first = dict(zip(header, lines[1].split(",")))
+    lines[1] = ",".join({**first, "cost_center": "XX-UNKNOWN"}[h] for h in header)
+    gl_file.write_text("\n".join(lines) + "\n")
+    result = materialize(sample_company, duckdb_url)
+    assert result.success, run_failures(result)
+    check = {e.check_name: e for e in result.get_asset_check_evaluations()}["gl_documents_balance"]
+    assert check.passed is False and check.severity == dg.AssetCheckSeverity.WARN
+    assert check.metadata["unbalanced_documents"].value == 1
+    assert first["document_id"] in check.metadata["documents"].value
+
+
+def test_a_posted_run_whose_recomputation_differs_is_refused(sample_company, duckdb_url):
+    assert materialize(sample_company, duckdb_url).success
+    before = ledger_state(duckdb_url)
+    rules = sample_company / "rules.yaml"
+    rules.write_text(rules.read_text().replace("{EE-ENG: 60, EE-PRD: 25, EE-SAL: 15}", "{EE-ENG: 50, EE-PRD: 30, EE-SAL: 20}"))
+    result = materialize(sample_company, duckdb_url)
+    assert not result.success
+    (failure,) = [f for f in run_failures(result) if f.startswith("allocation_runs")]
+    assert "ALLOC-0001 (rule it_overhead_split, EE 2026-10) is posted as EE-CAL000001 and its recomputed lines differ; void it first" in failure
+    assert ledger_state(duckdb_url) == before
+
+
+def test_posting_into_a_closed_period_is_refused_and_nothing_is_posted(sample_company, warehouse_url):
+    result = materialize(sample_company, warehouse_url, partition="2026-08-01")
+    assert not result.success
+    (failure,) = [f for f in run_failures(result) if f.startswith("journal_entries")]
+    assert "posting 2026-08 failed, nothing was posted" in failure
+    assert "fiscal period 2026-08 of entity EE is closed; posting refused" in failure
+    assert query(warehouse_url, "SELECT COUNT(*) AS n FROM journal_entries")["n"].iloc[0] == 0
+    assert set(query(warehouse_url, "SELECT status FROM allocation_runs")["status"]) == {"approved"}
+
+
+def test_a_failed_blocking_check_stops_posting_and_stores_nothing(sample_company, duckdb_url):
+    accounts = sample_company / "extracts" / "accounts.csv"
+    rows = accounts.read_text().splitlines()
+    accounts.write_text("\n".join(r.replace(",true", ",false") if r.startswith("69000,") else r for r in rows) + "\n")
+    result = materialize(sample_company, duckdb_url)
+    assert not result.success
+    checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert checks["runs_valid"].passed is False
+    assert "Account 69000 is inactive." in checks["runs_valid"].metadata["details"].value
+    assert checks["runs_balance"].passed is True
+    assert "journal_entries" not in {e.step_key for e in result.all_events if e.event_type_value == "STEP_SUCCESS"}
+    assert query(duckdb_url, "SELECT COUNT(*) AS n FROM allocation_runs")["n"].iloc[0] == 0
+    assert query(duckdb_url, "SELECT COUNT(*) AS n FROM journal_entries")["n"].iloc[0] == 0
+
+
+def test_a_crash_in_the_middle_of_posting_leaves_the_ledger_as_it_was(sample_company, warehouse_url, monkeypatch):
+    real_insert = ledger_store.bulk_insert
+    calls = {"journal_lines": 0}
+
+    def failing_insert(conn, table, frame):
+        if table == "journal_lines":
+            calls["journal_lines"] += 1
+            if calls["journal_lines"] == 2:
+                raise RuntimeError("simulated crash while writing the second entry")
+        return real_insert(conn, table, frame)
+
+    monkeypatch.setattr(ledger_store, "bulk_insert", failing_insert)
+    result = materialize(sample_company, warehouse_url)
+    assert not result.success
+    assert query(warehouse_url, "SELECT COUNT(*) AS n FROM journal_entries")["n"].iloc[0] == 0
+    assert query(warehouse_url, "SELECT COUNT(*) AS n FROM journal_lines")["n"].iloc[0] == 0
+    assert query(warehouse_url, "SELECT COUNT(*) AS n FROM document_links")["n"].iloc[0] == 0
+    assert set(query(warehouse_url, "SELECT status FROM allocation_runs")["status"]) == {"approved"}
+    monkeypatch.setattr(ledger_store, "bulk_insert", real_insert)
+    retry = materialize(sample_company, warehouse_url)
+    assert retry.success, run_failures(retry)
+    assert query(warehouse_url, "SELECT entry_id FROM journal_entries ORDER BY entry_id")["entry_id"].tolist() == [
+        "EE-CAL000001", "EE-CAL000002", "US-CAL000001",
+    ]
+
+
+def test_a_missing_extract_fails_its_asset_with_the_file_named(sample_company, duckdb_url):
+    (sample_company / "extracts" / "usage_metrics.csv").unlink()
+    result = materialize(sample_company, duckdb_url)
+    assert not result.success
+    (failure,) = [f for f in run_failures(result) if f.startswith("usage_metrics")]
+    assert "usage_metrics: extract 'usage_metrics' not found (expected usage_metrics.csv, usage_metrics.parquet or a folder usage_metrics/)" in failure
