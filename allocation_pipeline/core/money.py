@@ -7,8 +7,10 @@ from decimal import Decimal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-_AMOUNT_PATTERN = r"^\s*[+-]?(\d+)(?:\.(\d{1,2}))?\s*$"
+_AMOUNT_PATTERN = r"^[+-]?\d+(\.\d{1,2})?$"
 
 
 def cents_to_decimal(cents: int) -> Decimal:
@@ -72,18 +74,17 @@ def parse_cents(values: pd.Series) -> tuple[pd.Series, pd.Series]:
         invalid |= ~missing & ~np.isfinite(scaled)
         cents = pd.Series(np.where(missing | invalid, 0, rounded).astype(np.int64), index=values.index)
         return cents.astype("Int64").mask(missing | invalid), pd.Series(invalid, index=values.index)
-    text = values.astype("string").str.strip()
-    missing = text.isna() | (text == "")
-    parts = text.str.extract(_AMOUNT_PATTERN)
-    ok = parts[0].notna()
-    invalid = (~missing & ~ok).fillna(False).astype(bool)
-    whole = pd.to_numeric(parts[0].where(ok), errors="coerce").astype("Int64")
-    frac = parts[1].where(ok & parts[1].notna(), "0").str.ljust(2, "0")
-    frac_num = pd.to_numeric(frac, errors="coerce").astype("Int64")
-    negative = text.str.lstrip().str.startswith("-").fillna(False)
-    cents = whole * 100 + frac_num
-    cents = cents.where(~negative, -cents)
-    return cents.mask(~ok), invalid
+    # Text: validated with one regex and converted through Arrow decimals, so exactly.
+    text = pc.utf8_trim_whitespace(pa.array(values.astype("string"), type=pa.large_string(), from_pandas=True))
+    missing = pc.fill_null(pc.equal(text, ""), True)
+    ok = pc.fill_null(pc.match_substring_regex(text, _AMOUNT_PATTERN), False)
+    unsigned_plus = pc.replace_substring_regex(text, r"^\+", "")
+    decimals = pc.cast(pc.if_else(ok, unsigned_plus, "0"), pa.decimal128(20, 2))
+    cents = pc.cast(pc.multiply(decimals, pa.scalar(Decimal(100), pa.decimal128(3, 0))), pa.int64())
+    ok_mask = ok.to_numpy(zero_copy_only=False)
+    invalid = ~ok_mask & ~missing.to_numpy(zero_copy_only=False)
+    result = pd.Series(cents.to_numpy(zero_copy_only=False), index=values.index).astype("Int64").mask(~ok_mask)
+    return result, pd.Series(invalid, index=values.index)
 
 
 def largest_remainder(total_cents: int, weights: np.ndarray | list[float]) -> np.ndarray:
