@@ -95,3 +95,17 @@ def test_blocking_checks_exist_and_block(defs: dg.Definitions, asset: str, check
     key = dg.AssetCheckKey(dg.AssetKey(asset), check)
     assert key in graph.asset_check_keys, f"check {check} on {asset} is not defined"
     assert graph.get(key).blocking, f"check {check} on {asset} must be blocking"
+
+
+@pytest.mark.parametrize(
+    ("url", "executor"),
+    [
+        ("duckdb:///tmp/w.duckdb", "in_process"),
+        ("sqlite:///tmp/w.db", "in_process"),
+        ("postgresql+psycopg://u@127.0.0.1:5432/finance", "multiprocess"),
+    ],
+)
+def test_the_job_executor_follows_the_warehouse(monkeypatch, url, executor):
+    monkeypatch.setenv("ALLOCATION_WAREHOUSE_URL", url)
+    job = build_definitions().resolve_job_def("period_close_job")
+    assert job.executor_def.name == executor

@@ -217,3 +217,19 @@ def test_a_missing_extract_fails_its_asset_with_the_file_named(sample_company, d
     assert not result.success
     (failure,) = [f for f in run_failures(result) if f.startswith("usage_metrics")]
     assert "usage_metrics: extract 'usage_metrics' not found (expected usage_metrics.csv, usage_metrics.parquet or a folder usage_metrics/)" in failure
+
+
+def test_a_sqlite_warehouse_also_works(sample_company, tmp_path):
+    url = f"sqlite:///{tmp_path / 'warehouse.db'}"
+    first = materialize(sample_company, url)
+    assert first.success, run_failures(first)
+    again = materialize(sample_company, url)
+    assert again.success, run_failures(again)
+    entries = query(
+        url,
+        "SELECT e.entry_id, CAST(ROUND(SUM(l.debit) * 100) AS INTEGER) AS d, CAST(ROUND(SUM(l.credit) * 100) AS INTEGER) AS c "
+        "FROM journal_entries AS e JOIN journal_lines AS l ON l.entry_id = e.entry_id GROUP BY e.entry_id ORDER BY e.entry_id",
+    )
+    assert entries["entry_id"].tolist() == ["EE-CAL000001", "EE-CAL000002", "US-CAL000001"]
+    assert (entries["d"] == entries["c"]).all()
+    assert entries.loc[0, "d"] == 1_000_000

@@ -1,7 +1,9 @@
 """Everything the Dagster shell declares, merged into one Definitions object."""
 
 import dagster as dg
+from sqlalchemy.engine import make_url
 
+from allocation_pipeline import settings
 from allocation_pipeline.defs.allocation import assets as allocation
 from allocation_pipeline.defs.ingestion import assets as ingestion
 from allocation_pipeline.defs.jobs import period_close_job
@@ -9,11 +11,26 @@ from allocation_pipeline.defs.ledger import assets as ledger
 from allocation_pipeline.defs.resources import default_resources
 from allocation_pipeline.defs.schedules import period_close_schedule
 
+# Embedded warehouses are single files with one writer at a time: run a month's steps in one
+# process. A server warehouse (PostgreSQL) takes Dagster's multiprocess executor, and deployments
+# may swap in a distributed one (Kubernetes, Celery) without touching the assets.
+EMBEDDED_BACKENDS = ("duckdb", "sqlite")
+
+
+def default_executor() -> dg.ExecutorDefinition:
+    backend = make_url(settings.warehouse_url()).get_backend_name()
+    return dg.in_process_executor if backend in EMBEDDED_BACKENDS else dg.multiprocess_executor
+
 
 def build_definitions() -> dg.Definitions:
     return dg.Definitions.merge(
         ingestion.defs,
         allocation.defs,
         ledger.defs,
-        dg.Definitions(jobs=[period_close_job], schedules=[period_close_schedule], resources=default_resources()),
+        dg.Definitions(
+            jobs=[period_close_job],
+            schedules=[period_close_schedule],
+            resources=default_resources(),
+            executor=default_executor(),
+        ),
     )

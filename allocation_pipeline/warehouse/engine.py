@@ -34,8 +34,19 @@ def make_engine(url: str) -> sa.Engine:
     if backend == "postgresql" and parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
     if backend == "sqlite":
+        _adapt_decimals_for_sqlite()
         return sa.create_engine(parsed, poolclass=NullPool)
     return sa.create_engine(parsed, pool_pre_ping=True)
+
+
+def _adapt_decimals_for_sqlite() -> None:
+    """SQLite has no decimal type: amounts go in as their exact text and its NUMERIC affinity
+    stores them as numbers; every query reads money back as ROUND(x * 100) cents, which is exact
+    for amounts below about 90 trillion."""
+    import sqlite3
+    from decimal import Decimal
+
+    sqlite3.register_adapter(Decimal, str)
 
 
 def _wait_for_duckdb_lock(engine: sa.Engine) -> None:

@@ -73,7 +73,7 @@ def allocation_runs(
     stored = None
     if not unbalanced and not problems:
         with warehouse.get_engine().begin() as conn:
-            stored = store_pipeline_runs(conn, period, outcome.runs, {r.id: r.approval for r in applicable}, context.run_id)
+            stored = store_pipeline_runs(conn, period, outcome.runs, {r.id: r.approval for r in applicable}, context.run.run_id)
     summary = pd.DataFrame(
         [
             {

@@ -61,7 +61,7 @@ def build_extract_asset(spec: ExtractSpec) -> dg.AssetsDefinition:
         raw = read_extract(extracts.directory, spec.name, required, optional, period=period)
         known = {ref: references[REFERENCE_SOURCES[ref][0]][REFERENCE_SOURCES[ref][1]] for ref in spec.references.values()}
         result = clean_extract(raw, spec, known, period=period)
-        _store(warehouse, result, period, context.run_id)
+        _store(warehouse, result, period, context.run.run_id)
         yield dg.Output(result.kept, metadata=_metadata(result, raw.files, period))
         if check_specs:
             yield _documents_balance(result.kept)

@@ -25,7 +25,7 @@ def journal_entries(context: dg.AssetExecutionContext, warehouse: WarehouseResou
     engine = warehouse.get_engine()
     try:
         with engine.begin() as conn:
-            posted = post_approved_runs(conn, period, posted_by="pipeline", dagster_run_id=context.run_id)
+            posted = post_approved_runs(conn, period, posted_by="pipeline", dagster_run_id=context.run.run_id)
     except PostingError as exc:
         raise dg.Failure(description=f"posting {period} failed, nothing was posted: {exc}") from exc
     with engine.connect() as conn:
@@ -39,7 +39,7 @@ def journal_entries(context: dg.AssetExecutionContext, warehouse: WarehouseResou
             "posted_now_entries": dg.MetadataValue.text(", ".join(f"{p.run_id} -> {p.entry_id}" for p in posted) or "-"),
             "entries_in_period": dg.MetadataValue.int(len(entries)),
             "entries": markdown_table(shown),
-            "dagster_run_id": dg.MetadataValue.text(context.run_id),
+            "dagster_run_id": dg.MetadataValue.text(context.run.run_id),
         },
     )
     yield dg.AssetCheckResult(
