@@ -29,13 +29,33 @@ class ValidationError:
 
 
 @dataclass(frozen=True)
+class DocumentContext:
+    """A source document as the ledger knows it.
+
+    `amounts` maps each account on the document's GL lines to its amount in cents (the absolute
+    net of its debits and credits). `allocations` has one row per earlier, not voided run and
+    account: columns run_id, account, cents (the amount that run took from the account).
+    """
+
+    document_id: str
+    amounts: dict[str, int]
+    allocations: pd.DataFrame
+
+    def allocated(self, account: str) -> tuple[int, list[str]]:
+        rows = self.allocations[self.allocations["account"] == account]
+        return int(rows["cents"].sum()), sorted(set(rows["run_id"]))
+
+
+@dataclass(frozen=True)
 class RunToValidate:
-    """What validators look at. `tolerance_cents` is 0 for generated runs, 1 for submitted ones."""
+    """What validators look at. `tolerance_cents` is 0 for generated runs, 1 for submitted ones;
+    `document` is set for runs linked to a source document."""
 
     run: str
     lines: pd.DataFrame
     accounts: pd.DataFrame
     tolerance_cents: int = 0
+    document: DocumentContext | None = None
 
 
 def balance(run: RunToValidate) -> list[str]:
@@ -86,12 +106,52 @@ def positive_amounts(run: RunToValidate) -> list[str]:
     return problems
 
 
+def _account_order(account: str) -> tuple[int, str]:
+    return (int(account), account) if account.isdigit() else (10**18, account)
+
+
+def source_accounts_on_document(run: RunToValidate) -> list[str]:
+    if run.document is None:
+        return []
+    sources = set(run.lines.loc[run.lines["role"] == "source", "account"].astype(str))
+    if sources - set(run.document.amounts):
+        available = ", ".join(sorted(run.document.amounts, key=_account_order))
+        return [f"Source line accounts do not appear in the source transaction's GL lines. Available accounts: {available}"]
+    return []
+
+
+def within_unallocated_balance(run: RunToValidate) -> list[str]:
+    """Each account line of the document keeps its own balance (partial allocation)."""
+    if run.document is None:
+        return []
+    sources = run.lines[run.lines["role"] == "source"]
+    requested = (sources["credit_cents"] - sources["debit_cents"]).groupby(sources["account"].astype(str)).sum()
+    problems = []
+    for account in sorted(requested.index, key=_account_order):
+        if account not in run.document.amounts:
+            continue
+        total = run.document.amounts[account]
+        allocated, runs = run.document.allocated(account)
+        remaining = total - allocated
+        amount = abs(int(requested[account]))
+        if remaining <= 0:
+            problems.append(
+                f"Account {account} is already fully allocated ({format_cents(allocated)} of {format_cents(total)}) "
+                f"by {', '.join(runs)}. Void existing allocations first."
+            )
+        elif amount > remaining:
+            problems.append(f"Source amount {format_cents(amount)} exceeds remaining unallocated balance of {format_cents(remaining)}.")
+    return problems
+
+
 VALIDATORS: list[tuple[str, Callable[[RunToValidate], list[str]]]] = [
     ("balance", balance),
     ("accounts", accounts_exist_and_active),
     ("source_and_target", source_and_target),
     ("minimum_lines", minimum_lines),
     ("positive_amounts", positive_amounts),
+    ("document_accounts", source_accounts_on_document),
+    ("document_balance", within_unallocated_balance),
 ]
 
 

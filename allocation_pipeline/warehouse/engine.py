@@ -81,11 +81,15 @@ def sql_text(name: str) -> sa.TextClause:
 
 
 def schema_files() -> list[Path]:
-    return sorted(SQL_DIR.glob("create_table_*.sql"))
+    """Tables first; then each view dropped and created again, so a changed view takes effect."""
+    tables = sorted(SQL_DIR.glob("create_table_*.sql"))
+    views = sorted(SQL_DIR.glob("create_view_*.sql"))
+    drops = [SQL_DIR / p.name.replace("create_view_", "drop_view_") for p in views]
+    return tables + drops + views
 
 
 def ensure_schema(engine: sa.Engine) -> None:
-    """Create every table that does not exist yet (idempotent)."""
+    """Create every table that does not exist yet and (re)create the views (idempotent)."""
     try:
         with engine.begin() as conn:
             for path in schema_files():

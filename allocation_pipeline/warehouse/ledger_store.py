@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from decimal import Decimal
 
 import pandas as pd
 import sqlalchemy as sa
@@ -17,6 +16,13 @@ import sqlalchemy as sa
 from allocation_pipeline.core.allocation import RunDraft
 from allocation_pipeline.core.ledger import LifecycleError, check_transition, journal_lines, transaction_type
 from allocation_pipeline.core.money import cents_to_decimal, format_money
+from allocation_pipeline.core.validation import (
+    SUBMITTED_TOLERANCE_CENTS,
+    DocumentContext,
+    RunToValidate,
+    ValidationError,
+    validate_run,
+)
 from allocation_pipeline.warehouse.bulk import bulk_insert, read_frame
 from allocation_pipeline.warehouse.engine import sql_text
 
@@ -78,9 +84,15 @@ class StoreOutcome:
 
 
 def store_pipeline_runs(
-    conn: sa.Connection, period: str, drafts: list[RunDraft], approvals: dict[str, object], dagster_run_id: str | None
+    conn: sa.Connection,
+    period: str,
+    drafts: list[RunDraft],
+    approvals: dict[str, object],
+    dagster_run_id: str | None,
+    origin: str = PIPELINE,
 ) -> StoreOutcome:
-    """Replace what the pipeline computed for `period` with `drafts`, never touching posted runs.
+    """Replace what one producer (`origin`: the rules asset, the multi-level asset, ...) computed
+    for `period` with `drafts`, never touching posted runs or other producers' runs.
 
     A run still `calculated` is recalculated in place (same id) or left alone if unchanged; an
     approved or posted run whose recomputation differs is refused with a message to void it
@@ -88,7 +100,7 @@ def store_pipeline_runs(
     `approvals` maps a rule id to its ApprovalPolicy.
     """
     existing = read_frame(conn, sql_text("select_runs_for_period"), {"period": period})
-    existing = existing[(existing["origin"] == PIPELINE) & existing["status"].isin(["draft", "calculated", "approved", "posted"])]
+    existing = existing[(existing["origin"] == origin) & existing["status"].isin(["draft", "calculated", "approved", "posted"])]
     by_rule = {(r.rule_id, r.entity): r for r in existing.itertuples(index=False)}
     outcome = StoreOutcome()
     conflicts: list[str] = []
@@ -115,7 +127,7 @@ def store_pipeline_runs(
             outcome.recalculated.append(old.run_id)
             run_id = old.run_id
         else:
-            run_id = _insert_run(conn, draft, dagster_run_id, when)
+            run_id = _insert_run(conn, draft, dagster_run_id, when, origin=origin)
             outcome.created.append(run_id)
         outcome.run_ids[f"{draft.rule_id}@{draft.entity}"] = run_id
         policy = approvals.get(draft.rule_id)
@@ -148,21 +160,29 @@ def _run_values(draft: RunDraft) -> dict:
     }
 
 
-def _insert_run(conn: sa.Connection, draft: RunDraft, dagster_run_id: str | None, when: dt.datetime) -> str:
+def _insert_run(
+    conn: sa.Connection,
+    draft: RunDraft,
+    dagster_run_id: str | None,
+    when: dt.datetime,
+    origin: str = PIPELINE,
+    created_by: str = PIPELINE,
+    reason: str | None = None,
+) -> str:
     (number,) = next_ids(conn, RUN_ID_COUNTER)
     run_id = format_run_id(number)
     conn.execute(
         sql_text("insert_allocation_run"),
         {
             "run_id": run_id, "run_number": number, "entity": draft.entity, "period": draft.period,
-            "run_type": draft.run_type, "rule_id": draft.rule_id, "origin": PIPELINE,
+            "run_type": draft.run_type, "rule_id": draft.rule_id or None, "origin": origin,
             "source_document": draft.source_document, "status": "draft", "dagster_run_id": dagster_run_id,
             "now": when, **_run_values(draft),
         },
     )
-    record_transition(conn, run_id, None, "draft", PIPELINE, f"created by rule {draft.rule_id}", when)
+    record_transition(conn, run_id, None, "draft", created_by, reason or f"created by rule {draft.rule_id}", when)
     bulk_insert(conn, "allocation_lines", _line_rows(run_id, draft.lines))
-    change_status(conn, run_id, "draft", "calculated", PIPELINE, f"{len(draft.lines)} lines calculated")
+    change_status(conn, run_id, "draft", "calculated", created_by, f"{len(draft.lines)} lines calculated and validated")
     return run_id
 
 
@@ -194,20 +214,28 @@ class PostedEntry:
     total_cents: int
 
 
-def post_approved_runs(conn: sa.Connection, period: str, posted_by: str, dagster_run_id: str | None) -> list[PostedEntry]:
-    """Post every approved run of `period`: one balanced journal entry each, all or nothing.
+def post_approved_runs(
+    conn: sa.Connection, period: str, posted_by: str, dagster_run_id: str | None, run_ids: list[str] | None = None
+) -> list[PostedEntry]:
+    """Post the approved runs of `period` (or just `run_ids`): one balanced journal entry each,
+    all or nothing.
 
-    Refuses (and posts nothing) when any run's fiscal period is closed or unknown, or a run
-    does not balance. A run another writer posted first is skipped, never posted twice.
+    Refuses (and posts nothing) when any run's fiscal period is closed or unknown, or a run does
+    not balance. A run is claimed (approved -> posted) before its entry is numbered, so a run
+    another writer posted first is skipped, never posted twice.
     """
     runs = read_frame(conn, sql_text("select_runs_with_status"), {"period": period, "status": "approved"})
+    if run_ids is not None:
+        runs = runs[runs["run_id"].isin(run_ids)]
     problems = []
+    fiscal_periods = {}
     for run in runs.itertuples(index=False):
         fiscal = conn.execute(sql_text("select_fiscal_period"), {"entity": run.entity, "period": run.period}).first()
         if fiscal is None:
             problems.append(f"{run.run_id}: fiscal period {run.period} of entity {run.entity} is unknown")
         elif fiscal.status != "open":
             problems.append(f"{run.run_id}: fiscal period {run.period} of entity {run.entity} is {fiscal.status}; posting refused")
+        fiscal_periods[run.run_id] = fiscal
     if problems:
         raise PostingError("; ".join(problems))
     posted: list[PostedEntry] = []
@@ -216,34 +244,44 @@ def post_approved_runs(conn: sa.Connection, period: str, posted_by: str, dagster
         debit, credit = int(lines["debit_cents"].sum()), int(lines["credit_cents"].sum())
         if debit != credit or len(lines) < 2:
             raise PostingError(f"{run.run_id}: lines do not balance (debits {format_money(debit)}, credits {format_money(credit)}); nothing posted")
-        fiscal = conn.execute(sql_text("select_fiscal_period"), {"entity": run.entity, "period": run.period}).first()
-        (number,) = next_ids(conn, f"journal_entry:{run.entity}")
-        entry_id = format_entry_id(run.entity, number)
         when = now()
-        claimed = conn.execute(sql_text("update_run_posted"), {"run_id": run.run_id, "entry_id": entry_id, "now": when}).rowcount
+        claimed = conn.execute(sql_text("update_run_posted"), {"run_id": run.run_id, "now": when}).rowcount
         if claimed != 1:
             continue  # another writer posted it between our read and our update
-        record_transition(conn, run.run_id, "approved", "posted", posted_by, f"posted as {entry_id}", when)
-        conn.execute(
-            sql_text("insert_journal_entry"),
-            {
-                "entry_id": entry_id, "entity": run.entity, "period": run.period, "posting_date": fiscal.end_date,
-                "transaction_type": transaction_type(run.run_type), "currency": run.currency, "run_id": run.run_id,
-                "reverses_entry_id": None, "description": f"Allocation {run.run_id} ({run.rule_id or 'submitted'})",
-                "total_debit": cents_to_decimal(debit), "total_credit": cents_to_decimal(credit),
-                "dagster_run_id": dagster_run_id, "now": when,
-            },
+        entry_id = _write_entry(
+            conn, run.entity, run.period, fiscal_periods[run.run_id].end_date, transaction_type(run.run_type), run.currency,
+            run.run_id, None, f"Allocation {run.run_id} ({run.rule_id or 'submitted'})", journal_lines(lines), dagster_run_id, when,
         )
-        entry_lines = journal_lines(lines)
-        entry_lines.insert(0, "entry_id", entry_id)
-        for column in ("product", "region", "description"):
-            entry_lines[column] = entry_lines[column].astype("string")
-        bulk_insert(conn, "journal_lines", entry_lines)
+        conn.execute(sql_text("update_run_journal_entry"), {"run_id": run.run_id, "entry_id": entry_id})
+        record_transition(conn, run.run_id, "approved", "posted", posted_by, f"posted as {entry_id}", when)
         link(conn, run.run_id, "allocation_run", entry_id, "journal_entry", "posted_as", when)
         if run.source_document:
             link(conn, run.source_document, "source_document", run.run_id, "allocation_run", "allocated_by", when)
         posted.append(PostedEntry(run.run_id, entry_id, run.entity, run.rule_id, debit))
     return posted
+
+
+def _write_entry(
+    conn: sa.Connection, entity: str, period: str, posting_date, txn_type: str, currency: str, run_id: str,
+    reverses: str | None, description: str, lines: pd.DataFrame, dagster_run_id: str | None, when: dt.datetime,
+) -> str:
+    (number,) = next_ids(conn, f"journal_entry:{entity}")
+    entry_id = format_entry_id(entity, number)
+    conn.execute(
+        sql_text("insert_journal_entry"),
+        {
+            "entry_id": entry_id, "entity": entity, "period": period, "posting_date": posting_date,
+            "transaction_type": txn_type, "currency": currency, "run_id": run_id, "reverses_entry_id": reverses,
+            "description": description, "total_debit": cents_to_decimal(int(lines["debit_cents"].sum())),
+            "total_credit": cents_to_decimal(int(lines["credit_cents"].sum())), "dagster_run_id": dagster_run_id, "now": when,
+        },
+    )
+    rows = lines.copy()
+    rows.insert(0, "entry_id", entry_id)
+    for column in ("product", "region", "description"):
+        rows[column] = rows[column].astype("string")
+    bulk_insert(conn, "journal_lines", rows)
+    return entry_id
 
 
 def link(conn: sa.Connection, from_document: str, from_type: str, to_document: str, to_type: str, link_type: str, when: dt.datetime) -> None:
@@ -259,3 +297,191 @@ def unbalanced_entries(conn: sa.Connection, period: str) -> pd.DataFrame:
 
 def entries_for_period(conn: sa.Connection, period: str) -> pd.DataFrame:
     return read_frame(conn, sql_text("select_entries_for_period"), {"period": period})
+
+
+# --- reading runs --------------------------------------------------------------------------------
+
+
+class RunNotFound(LookupError):
+    """No allocation run with that id."""
+
+
+def get_run(conn: sa.Connection, run_id: str):
+    """The run's row (a SQLAlchemy Row with cents columns), or RunNotFound."""
+    row = conn.execute(sql_text("select_run"), {"run_id": run_id}).first()
+    if row is None:
+        raise RunNotFound(f"no allocation run {run_id}")
+    return row
+
+
+def run_history(conn: sa.Connection, run_id: str) -> pd.DataFrame:
+    return read_frame(conn, sql_text("select_run_history"), {"run_id": run_id})
+
+
+def list_runs(conn: sa.Connection, entity: str | None = None, status: str | None = None, run_type: str | None = None, period: str | None = None) -> pd.DataFrame:
+    return read_frame(conn, sql_text("select_runs"), {"entity": entity, "status": status, "run_type": run_type, "period": period})
+
+
+def periods_with_approved_runs(conn: sa.Connection) -> pd.DataFrame:
+    return read_frame(conn, sql_text("select_periods_with_approved_runs"))
+
+
+# --- approval and rejection -----------------------------------------------------------------------
+
+
+def approve_run(conn: sa.Connection, run_id: str, by: str, reason: str | None = None) -> None:
+    run = get_run(conn, run_id)
+    change_status(conn, run_id, run.status, "approved", by, reason or "approved")
+
+
+def reject_run(conn: sa.Connection, run_id: str, by: str, reason: str) -> None:
+    if not reason or not reason.strip():
+        raise LifecycleError(f"{run_id}: a rejection needs a reason")
+    run = get_run(conn, run_id)
+    change_status(conn, run_id, run.status, "rejected", by, reason)
+
+
+def post_run(conn: sa.Connection, run_id: str, by: str, dagster_run_id: str | None = None) -> PostedEntry:
+    """Post one approved run now (the pipeline and the sensor post whole periods)."""
+    run = get_run(conn, run_id)
+    check_transition(run_id, run.status, "posted")
+    posted = post_approved_runs(conn, run.period, posted_by=by, dagster_run_id=dagster_run_id, run_ids=[run_id])
+    if not posted:
+        raise LifecycleError(f"{run_id}: is no longer approved (posted by another writer); nothing done")
+    return posted[0]
+
+
+# --- voiding --------------------------------------------------------------------------------------
+
+
+def void_run(conn: sa.Connection, run_id: str, by: str, reason: str, period: str | None = None, dagster_run_id: str | None = None) -> str:
+    """Reverse a posted run: a reversing entry (debits and credits swapped) in the run's period,
+    or in `period` when given; the posting is marked reversed in the history; the run becomes
+    voided, which frees its source amounts. Returns the reversing entry's id."""
+    if not reason or not reason.strip():
+        raise LifecycleError(f"{run_id}: voiding needs a reason")
+    run = get_run(conn, run_id)
+    check_transition(run_id, run.status, "voided")
+    target_period = period or run.period
+    fiscal = conn.execute(sql_text("select_fiscal_period"), {"entity": run.entity, "period": target_period}).first()
+    if fiscal is None:
+        raise PostingError(f"{run_id}: fiscal period {target_period} of entity {run.entity} is unknown; nothing voided")
+    if fiscal.status != "open":
+        raise PostingError(
+            f"{run_id}: fiscal period {target_period} of entity {run.entity} is {fiscal.status}; "
+            "give an open period for the reversing entry (--period YYYY-MM); nothing voided"
+        )
+    original = conn.execute(sql_text("select_journal_entry"), {"entry_id": run.journal_entry_id}).first()
+    lines = read_frame(conn, sql_text("select_journal_lines"), {"entry_id": run.journal_entry_id})
+    reversed_lines = lines.rename(columns={"debit_cents": "credit_cents", "credit_cents": "debit_cents"})[lines.columns]
+    when = now()
+    claimed = conn.execute(sql_text("update_run_voided"), {"run_id": run_id, "reversal_entry_id": None, "now": when}).rowcount
+    if claimed != 1:
+        raise LifecycleError(f"{run_id}: is no longer posted (changed by another writer); nothing done")
+    reversal = _write_entry(
+        conn, run.entity, target_period, fiscal.end_date, original.transaction_type, run.currency, run_id,
+        run.journal_entry_id, f"Reversal of {run.journal_entry_id} (void of {run_id}): {reason}", reversed_lines.astype(
+            {"debit_cents": "int64", "credit_cents": "int64"}
+        ), dagster_run_id, when,
+    )
+    conn.execute(sql_text("update_run_voided_entry"), {"run_id": run_id, "reversal_entry_id": reversal})
+    conn.execute(sql_text("update_history_reversed"), {"run_id": run_id})
+    record_transition(conn, run_id, "posted", "voided", by, f"{reason} (reversed by {reversal})", when)
+    link(conn, run.journal_entry_id, "journal_entry", reversal, "journal_entry", "reversed_by", when)
+    return reversal
+
+
+# --- source documents -----------------------------------------------------------------------------
+
+
+def document_context(conn: sa.Connection, document_id: str, exclude_run_id: str | None = None) -> DocumentContext | None:
+    """What the ledger knows of a source document: its accounts and amounts on the GL lines, and
+    what earlier runs that are not voided (or rejected) took from each account. None when the
+    document has no GL lines in the warehouse."""
+    amounts = read_frame(conn, sql_text("select_document_gl_amounts"), {"document_id": document_id})
+    if amounts.empty:
+        return None
+    allocations = read_frame(conn, sql_text("select_document_allocations"), {"document_id": document_id, "exclude_run_id": exclude_run_id or ""})
+    by_account = {str(r.account): abs(int(r.debit_cents) - int(r.credit_cents)) for r in amounts.itertuples()}
+    allocations = allocations.astype({"cents": "int64"}) if not allocations.empty else pd.DataFrame({"run_id": [], "account": [], "cents": []})
+    return DocumentContext(document_id=document_id, amounts=by_account, allocations=allocations)
+
+
+def document_header(conn: sa.Connection, document_id: str) -> pd.DataFrame:
+    """The document's GL amounts per account with its entity and period (empty if unknown)."""
+    return read_frame(conn, sql_text("select_document_gl_amounts"), {"document_id": document_id})
+
+
+# --- submitted runs -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    """Either a run id (status calculated, or approved by policy) or the full list of errors."""
+
+    run_id: str | None
+    errors: list[ValidationError]
+    notes: tuple[str, ...] = ()
+
+
+def submit_run(
+    conn: sa.Connection,
+    draft: RunDraft,
+    accounts: pd.DataFrame,
+    submitted_by: str,
+    source_name: str,
+    tolerance_cents: int = SUBMITTED_TOLERANCE_CENTS,
+) -> SubmitResult:
+    """Validate lines submitted from outside and store them as a calculated run; nothing is
+    written when any validation fails. A difference within the tolerance (0.01) is moved onto
+    the largest line of the lighter side, so the posted entry balances exactly."""
+    document = None
+    errors: list[ValidationError] = []
+    if draft.source_document:
+        document = document_context(conn, draft.source_document)
+        if document is None:
+            errors.append(ValidationError("submission", "document", f"Source document {draft.source_document} has no GL lines in the warehouse."))
+    errors += validate_run(RunToValidate("submission", draft.lines, accounts, tolerance_cents=tolerance_cents, document=document))
+    if errors:
+        return SubmitResult(None, errors)
+    draft, notes = _absorb_rounding(draft)
+    run_id = _insert_run(
+        conn, draft, None, now(), origin="submitted", created_by=submitted_by,
+        reason=f"submitted by {submitted_by} from {source_name}",
+    )
+    return SubmitResult(run_id, [], notes)
+
+
+def _absorb_rounding(draft: RunDraft) -> tuple[RunDraft, tuple[str, ...]]:
+    difference = draft.total_debit_cents - draft.total_credit_cents
+    if difference == 0:
+        return draft, ()
+    lines = draft.lines.copy()
+    side = "credit_cents" if difference > 0 else "debit_cents"
+    index = lines[side].idxmax()
+    lines.loc[index, side] += abs(difference)
+    note = f"rounding difference of {format_money(abs(difference))} added to line {int(lines.loc[index, 'line_no'])}"
+    notes = tuple(draft.notes) + (note,)
+    return RunDraft(**{**draft.__dict__, "lines": lines, "notes": notes}), (note,)
+
+
+# --- the document chain ---------------------------------------------------------------------------
+
+
+def document_chain(conn: sa.Connection, document_id: str) -> pd.DataFrame:
+    """Every link reachable from `document_id`, in both directions (source document -> run ->
+    entry -> reversal), as rows from_document, from_type, to_document, to_type, link_type."""
+    seen_documents = {document_id}
+    frontier = [document_id]
+    links: dict[tuple, dict] = {}
+    while frontier:
+        current = frontier.pop()
+        for row in read_frame(conn, sql_text("select_links_of_document"), {"document_id": current}).to_dict("records"):
+            links[(row["from_document"], row["to_document"], row["link_type"])] = row
+            for neighbour in (row["from_document"], row["to_document"]):
+                if neighbour not in seen_documents:
+                    seen_documents.add(neighbour)
+                    frontier.append(neighbour)
+    order = {"allocated_by": 0, "posted_as": 1, "reversed_by": 2}
+    rows = sorted(links.values(), key=lambda r: (order.get(r["link_type"], 9), r["from_document"], r["to_document"]))
+    return pd.DataFrame(rows, columns=["from_document", "from_type", "to_document", "to_type", "link_type"])
