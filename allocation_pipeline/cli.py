@@ -10,6 +10,7 @@ import sys
 COMMAND_MODULES = (
     "allocation_pipeline.commands.generate",
     "allocation_pipeline.commands.run",
+    "allocation_pipeline.commands.ledger",
     "allocation_pipeline.commands.multilevel",
     "allocation_pipeline.commands.benchmark",
 )

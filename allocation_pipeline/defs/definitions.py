@@ -7,6 +7,7 @@ from allocation_pipeline import settings
 from allocation_pipeline.defs.allocation import assets as allocation
 from allocation_pipeline.defs.ingestion import assets as ingestion
 from allocation_pipeline.defs.jobs import period_close_job
+from allocation_pipeline.defs.ledger import actions as ledger_actions
 from allocation_pipeline.defs.ledger import assets as ledger
 from allocation_pipeline.defs.resources import default_resources
 from allocation_pipeline.defs.schedules import period_close_schedule
@@ -27,6 +28,7 @@ def build_definitions() -> dg.Definitions:
         ingestion.defs,
         allocation.defs,
         ledger.defs,
+        ledger_actions.defs,
         dg.Definitions(
             jobs=[period_close_job],
             schedules=[period_close_schedule],

@@ -182,6 +182,8 @@ def _insert_run(
     )
     record_transition(conn, run_id, None, "draft", created_by, reason or f"created by rule {draft.rule_id}", when)
     bulk_insert(conn, "allocation_lines", _line_rows(run_id, draft.lines))
+    if draft.source_document:
+        link(conn, draft.source_document, "source_document", run_id, "allocation_run", "allocated_by", when)
     change_status(conn, run_id, "draft", "calculated", created_by, f"{len(draft.lines)} lines calculated and validated")
     return run_id
 
@@ -255,8 +257,6 @@ def post_approved_runs(
         conn.execute(sql_text("update_run_journal_entry"), {"run_id": run.run_id, "entry_id": entry_id})
         record_transition(conn, run.run_id, "approved", "posted", posted_by, f"posted as {entry_id}", when)
         link(conn, run.run_id, "allocation_run", entry_id, "journal_entry", "posted_as", when)
-        if run.source_document:
-            link(conn, run.source_document, "source_document", run.run_id, "allocation_run", "allocated_by", when)
         posted.append(PostedEntry(run.run_id, entry_id, run.entity, run.rule_id, debit))
     return posted
 

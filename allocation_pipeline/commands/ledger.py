@@ -1,0 +1,210 @@
+"""Ledger commands: submit, approve, reject, post, void, and reading runs and the document chain."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from contextlib import contextmanager
+
+from allocation_pipeline import settings
+from allocation_pipeline.cli import CommandError
+from allocation_pipeline.core.rules import RUN_TYPES
+from allocation_pipeline.core.ledger import STATUSES
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    by = {"default": None, "help": "who acts (default: the login name); recorded in the run's history"}
+
+    submit = subparsers.add_parser("submit", help="submit a run's lines from a CSV or JSON file")
+    submit.add_argument("file", help="lines as CSV (role,account,cost_center,debit,credit,...) or JSON")
+    submit.add_argument("--source-document", help="the source document the run allocates, e.g. EE-BILL000527")
+    submit.add_argument("--entity", help="entity (default: from the file or the source document)")
+    submit.add_argument("--period", help="fiscal month YYYY-MM (default: from the file or the source document)")
+    submit.add_argument("--type", choices=RUN_TYPES, help="run type (default: from the file, else cost_allocation)")
+    submit.add_argument("--by", **by)
+    submit.set_defaults(func=_submit)
+
+    approve = subparsers.add_parser("approve", help="approve a calculated run")
+    approve.add_argument("run")
+    approve.add_argument("--by", **by)
+    approve.add_argument("--reason")
+    approve.set_defaults(func=_approve)
+
+    reject = subparsers.add_parser("reject", help="reject a calculated run")
+    reject.add_argument("run")
+    reject.add_argument("--by", **by)
+    reject.add_argument("--reason", required=True)
+    reject.set_defaults(func=_reject)
+
+    post = subparsers.add_parser("post", help="post an approved run now (the pipeline and its sensor also post)")
+    post.add_argument("run")
+    post.add_argument("--by", **by)
+    post.set_defaults(func=_post)
+
+    void = subparsers.add_parser("void", help="void a posted run with a reversing journal entry")
+    void.add_argument("run")
+    void.add_argument("--by", **by)
+    void.add_argument("--reason", required=True)
+    void.add_argument("--period", help="open fiscal month for the reversing entry (default: the run's own)")
+    void.set_defaults(func=_void)
+
+    runs = subparsers.add_parser("runs", help="list allocation runs")
+    runs.add_argument("--entity")
+    runs.add_argument("--status", choices=STATUSES)
+    runs.add_argument("--type", choices=RUN_TYPES)
+    runs.add_argument("--period")
+    runs.set_defaults(func=_runs)
+
+    show = subparsers.add_parser("show", help="a run's details, lines, history and document chain")
+    show.add_argument("run")
+    show.set_defaults(func=_show)
+
+    chain = subparsers.add_parser("chain", help="the document chain through any of its documents")
+    chain.add_argument("document", help="a source document, run id or journal entry id")
+    chain.set_defaults(func=_chain)
+
+
+@contextmanager
+def _transaction():
+    """One warehouse transaction; ledger and lifecycle errors become clear command errors."""
+    from allocation_pipeline.core.ledger import LifecycleError
+    from allocation_pipeline.warehouse.engine import WarehouseError, ensure_schema, make_engine
+    from allocation_pipeline.warehouse.ledger_store import PostingError, RunNotFound
+
+    engine = make_engine(settings.warehouse_url())
+    try:
+        ensure_schema(engine)
+        with engine.begin() as conn:
+            yield conn
+    except (LifecycleError, PostingError, RunNotFound, WarehouseError) as exc:
+        raise CommandError(str(exc)) from exc
+    finally:
+        engine.dispose()
+
+
+def _who(args) -> str:
+    if args.by:
+        return args.by
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "cli"
+
+
+def _submit(args) -> int:
+    import pandas as pd
+
+    from allocation_pipeline.core.allocation import RunDraft
+    from allocation_pipeline.core.money import format_money
+    from allocation_pipeline.core.submission import SubmissionError, read_submission
+    from allocation_pipeline.warehouse.bulk import read_frame
+    from allocation_pipeline.warehouse.engine import sql_text
+    from allocation_pipeline.warehouse.ledger_store import document_header, submit_run
+
+    try:
+        submission = read_submission(args.file)
+    except SubmissionError as exc:
+        raise CommandError("the file cannot be used:\n  " + "\n  ".join(exc.problems)) from exc
+    header = submission.header
+    document = args.source_document or header.get("source_document")
+    with _transaction() as conn:
+        entity, period = args.entity or header.get("entity"), args.period or header.get("period")
+        if document:
+            known = document_header(conn, document)
+            if not known.empty:
+                entity = entity or str(known["entity"].iloc[0])
+                period = period or str(known["period"].iloc[0])
+        if not entity or not period:
+            raise CommandError("give --entity and --period (or a source document the warehouse knows)")
+        row = conn.execute(sql_text("select_entity"), {"entity": entity}).first()
+        if row is None:
+            raise CommandError(f"entity {entity} is not in the warehouse (run the pipeline for a period first)")
+        accounts = read_frame(conn, sql_text("select_accounts"))
+        lines = submission.lines
+        draft = RunDraft(
+            rule_id="", entity=entity, period=period, run_type=args.type or header.get("type", "cost_allocation"),
+            method="submitted", currency=row.currency,
+            pool_cents=int((lines.loc[lines["role"] == "source", "credit_cents"] - lines.loc[lines["role"] == "source", "debit_cents"]).sum()),
+            lines=lines, notes=tuple(n for n in [header.get("description")] if n), source_document=document,
+        )
+        result = submit_run(conn, draft, accounts, submitted_by=_who(args), source_name=str(args.file))
+    if result.errors:
+        print(f"Submission refused; nothing was written. {len(result.errors)} problem(s):", file=sys.stderr)
+        for error in result.errors:
+            print(f"  - {error.message}", file=sys.stderr)
+        return 1
+    total = int(pd.Series(lines["debit_cents"]).sum())
+    print(f"{result.run_id} calculated: {len(lines)} lines, {format_money(total)} {row.currency}, {entity} {period}"
+          + (f", source document {document}" if document else ""))
+    for note in result.notes:
+        print(f"  note: {note}")
+    print(f"Next: allocation approve {result.run_id} --by NAME  (or reject it with a reason)")
+    return 0
+
+
+def _approve(args) -> int:
+    from allocation_pipeline.warehouse.ledger_store import approve_run
+
+    with _transaction() as conn:
+        approve_run(conn, args.run, _who(args), args.reason)
+    print(f"{args.run} approved; it is posted by the next materialization of its period, the approved-runs sensor, or `allocation post {args.run}`")
+    return 0
+
+
+def _reject(args) -> int:
+    from allocation_pipeline.warehouse.ledger_store import reject_run
+
+    with _transaction() as conn:
+        reject_run(conn, args.run, _who(args), args.reason)
+    print(f"{args.run} rejected")
+    return 0
+
+
+def _post(args) -> int:
+    from allocation_pipeline.warehouse.ledger_store import post_run
+
+    with _transaction() as conn:
+        posted = post_run(conn, args.run, _who(args))
+    print(f"{posted.run_id} posted as {posted.entry_id}")
+    return 0
+
+
+def _void(args) -> int:
+    from allocation_pipeline.warehouse.ledger_store import void_run
+
+    with _transaction() as conn:
+        reversal = void_run(conn, args.run, _who(args), args.reason, period=args.period)
+    print(f"{args.run} voided; reversing entry {reversal}; its source amounts are free to allocate again")
+    return 0
+
+
+def _runs(args) -> int:
+    from allocation_pipeline.reporting import format_table, money_columns
+    from allocation_pipeline.warehouse.ledger_store import list_runs
+
+    with _transaction() as conn:
+        runs = list_runs(conn, entity=args.entity, status=args.status, run_type=args.type, period=args.period)
+    if runs.empty:
+        print("no allocation runs match")
+        return 0
+    shown = money_columns(runs, {"total_debit_cents": "amount"})
+    print(format_table(shown[["run_id", "entity", "period", "run_type", "status", "rule_id", "source_document", "amount", "currency", "journal_entry_id", "reversal_entry_id"]]))
+    return 0
+
+
+def _show(args) -> int:
+    from allocation_pipeline.reporting import describe_run
+
+    with _transaction() as conn:
+        print(describe_run(conn, args.run))
+    return 0
+
+
+def _chain(args) -> int:
+    from allocation_pipeline.reporting import describe_chain
+
+    with _transaction() as conn:
+        text = describe_chain(conn, args.document)
+    print(text)
+    return 0

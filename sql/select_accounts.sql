@@ -1,0 +1,3 @@
+SELECT account, active
+FROM dim_accounts
+ORDER BY account
