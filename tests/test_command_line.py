@@ -68,6 +68,9 @@ def test_generate_then_run_posts_the_period(tmp_path: Path):
     assert re.search(r"^Warehouse:\s+duckdb:///" + re.escape(str(warehouse)) + "$", run.stdout, re.MULTILINE), _show(run)
     assert str(tmp_path / "dagster_home") in run.stdout, _show(run)
     assert "did not finish cleanly" not in run.stdout, _show(run)
+    # Dagster's own log stays at warnings unless --verbose; a new instance sends no telemetry.
+    assert " - DEBUG - " not in run.stdout + run.stderr
+    assert "enabled: false" in (tmp_path / "dagster_home" / "dagster.yaml").read_text()
 
 
 def test_dagster_asset_materialize_posts_balanced_entries(sample_company: Path, duckdb_url: str, tmp_path: Path):

@@ -20,6 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "the Dagster UI shows it afterwards.",
     )
     parser.add_argument("--period", help="fiscal month YYYY-MM (default: the latest month in the gl_lines extract)")
+    parser.add_argument("--verbose", action="store_true", help="show Dagster's own log lines (by default only warnings and errors)")
     parser.set_defaults(func=_run)
 
 
@@ -40,10 +41,20 @@ def _run(args: argparse.Namespace) -> int:
         )
     home = Path(os.environ.setdefault("DAGSTER_HOME", str(settings.data_dir() / "dagster_home")))
     home.mkdir(parents=True, exist_ok=True)
+    instance_config = home / "dagster.yaml"
+    if not instance_config.exists():
+        # A new instance of ours sends no usage telemetry; an existing dagster.yaml is left alone.
+        instance_config.write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
     print(f"Running period_close_job for {period} (extracts: {settings.extracts_dir()})")
     job = build_definitions().resolve_job_def("period_close_job")
     with dg.DagsterInstance.get() as instance:
-        result = job.execute_in_process(partition_key=partition_key, instance=instance, raise_on_error=False)
+        log_level = "DEBUG" if args.verbose else "WARNING"
+        result = job.execute_in_process(
+            partition_key=partition_key,
+            instance=instance,
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+        )
     failures = run_failures(result)
     print(period_summary(settings.warehouse_url(), period))
     print(f"\nWarehouse:       {settings.warehouse_url()}")
