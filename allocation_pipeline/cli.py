@@ -12,6 +12,8 @@ COMMAND_MODULES = (
     "allocation_pipeline.commands.run",
     "allocation_pipeline.commands.ledger",
     "allocation_pipeline.commands.multilevel",
+    "allocation_pipeline.commands.insights",
+    "allocation_pipeline.commands.preview",
     "allocation_pipeline.commands.benchmark",
 )
 

@@ -21,6 +21,7 @@ from allocation_pipeline.settings import PROJECT_ROOT
 BLOCKING_CHECKS = [
     ("allocation_runs", "runs_balance"),
     ("allocation_runs", "runs_valid"),
+    ("multilevel_allocation", "multilevel_runs_valid"),
     ("journal_entries", "entries_balance"),
 ]
 

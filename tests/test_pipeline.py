@@ -46,9 +46,11 @@ def test_a_period_flows_from_extracts_to_balanced_posted_entries(sample_company,
     assert result.success, run_failures(result)
 
     runs = query(warehouse_url, "SELECT run_id, rule_id, entity, status, journal_entry_id FROM allocation_runs ORDER BY run_id")
-    assert runs["rule_id"].tolist() == ["it_overhead_split", "ee_facilities_by_floor_area", "us_facilities_by_floor_area"]
-    assert runs["status"].tolist() == ["posted"] * 3
-    assert runs["journal_entry_id"].tolist() == ["EE-CAL000001", "EE-CAL000002", "US-CAL000001"]
+    assert runs["rule_id"].tolist() == [
+        "it_overhead_split", "ee_facilities_by_floor_area", "us_facilities_by_floor_area", "ee_service_centers", "us_service_centers",
+    ]
+    assert runs["status"].tolist() == ["posted"] * 5
+    assert runs["journal_entry_id"].tolist() == ["EE-CAL000001", "EE-CAL000002", "US-CAL000001", "EE-CAL000003", "US-CAL000002"]
 
     it_lines = query(
         warehouse_url,
@@ -59,7 +61,7 @@ def test_a_period_flows_from_extracts_to_balanced_posted_entries(sample_company,
     assert it_lines.values.tolist() == [["EE-IT", 0, 1_000_000], ["EE-ENG", 600_000, 0], ["EE-PRD", 250_000, 0], ["EE-SAL", 150_000, 0]]
 
     sums = query(warehouse_url, "SELECT entry_id, SUM(debit) AS d, SUM(credit) AS c, COUNT(*) AS n FROM journal_lines GROUP BY entry_id")
-    assert len(sums) == 3
+    assert len(sums) == 5
     assert (sums["d"] == sums["c"]).all() and (sums["n"] >= 2).all()
     headers = query(warehouse_url, "SELECT transaction_type, total_debit, total_credit, posting_date FROM journal_entries")
     assert set(headers["transaction_type"]) == {"COST_ALLOCATION"}
@@ -71,6 +73,8 @@ def test_a_period_flows_from_extracts_to_balanced_posted_entries(sample_company,
         ["ALLOC-0001", "EE-CAL000001", "posted_as"],
         ["ALLOC-0002", "EE-CAL000002", "posted_as"],
         ["ALLOC-0003", "US-CAL000001", "posted_as"],
+        ["ALLOC-0004", "EE-CAL000003", "posted_as"],
+        ["ALLOC-0005", "US-CAL000002", "posted_as"],
     ]
     history = query(warehouse_url, "SELECT from_status, to_status, changed_by FROM allocation_run_history WHERE run_id = 'ALLOC-0001' ORDER BY seq")
     assert history.fillna("").values.tolist() == [
@@ -85,7 +89,7 @@ def test_a_period_flows_from_extracts_to_balanced_posted_entries(sample_company,
     assert gl_metadata["rows_in"].value == gl_metadata["rows_kept"].value + gl_metadata["rows_quarantined"].value
 
     posting = result.asset_materializations_for_node("journal_entries")[0].metadata
-    assert posting["posted_now"].value == 3
+    assert posting["posted_now"].value == 5
     assert "ALLOC-0001 -> EE-CAL000001" in posting["posted_now_entries"].value
 
 
@@ -207,7 +211,7 @@ def test_a_crash_in_the_middle_of_posting_leaves_the_ledger_as_it_was(sample_com
     retry = materialize(sample_company, warehouse_url)
     assert retry.success, run_failures(retry)
     assert query(warehouse_url, "SELECT entry_id FROM journal_entries ORDER BY entry_id")["entry_id"].tolist() == [
-        "EE-CAL000001", "EE-CAL000002", "US-CAL000001",
+        "EE-CAL000001", "EE-CAL000002", "EE-CAL000003", "US-CAL000001", "US-CAL000002",
     ]
 
 
@@ -230,6 +234,6 @@ def test_a_sqlite_warehouse_also_works(sample_company, tmp_path):
         "SELECT e.entry_id, CAST(ROUND(SUM(l.debit) * 100) AS INTEGER) AS d, CAST(ROUND(SUM(l.credit) * 100) AS INTEGER) AS c "
         "FROM journal_entries AS e JOIN journal_lines AS l ON l.entry_id = e.entry_id GROUP BY e.entry_id ORDER BY e.entry_id",
     )
-    assert entries["entry_id"].tolist() == ["EE-CAL000001", "EE-CAL000002", "US-CAL000001"]
+    assert entries["entry_id"].tolist() == ["EE-CAL000001", "EE-CAL000002", "EE-CAL000003", "US-CAL000001", "US-CAL000002"]
     assert (entries["d"] == entries["c"]).all()
     assert entries.loc[0, "d"] == 1_000_000

@@ -6,7 +6,9 @@ rules rely on (the monthly 10,000.00 IT pool on EE-IT, EE-BILL000527 and EE-BILL
 AP invoices and GL, rent and utilities on the facilities centers, master data counts, inactive
 accounts and cost centers unused); AP invoices matching their GL documents; drivers (headcount,
 seed-000 ranges and correlations, floor area, cloud spend matching the cloud bill, timesheet
-hours per FTE); GL line volume within 5%; CSV and Parquet holding the same rows; fiscal period
+hours per FTE); the allocation matrix (support centers sending exactly 100% within their entity,
+IT <-> HR and HR <-> facilities cycles, sub-center roll-ups, management retention, small monthly
+moves); GL line volume within 5%; CSV and Parquet holding the same rows; fiscal period
 status; replacing earlier extracts; argument errors; the `allocation generate` subcommand; and that the
 project's extract reader and cleaner accept every row.
 
@@ -352,6 +354,54 @@ def test_timesheets_consistent_with_headcount(extracts, headcount):
 
 
 # --- periods, formats, replacing -------------------------------------------------------------
+
+
+# --- multi-level allocation matrix -----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def allocation_matrix(extracts) -> pd.DataFrame:
+    frame = _read(extracts, "allocation_matrix")
+    return frame.assign(percent=frame["percent"].astype(float))
+
+
+def test_matrix_sends_every_support_center_in_full_within_its_entity(allocation_matrix, extracts):
+    centers = _read(extracts, "cost_centers").set_index("cost_center")
+    matrix = allocation_matrix
+    assert not matrix.duplicated(["period", "entity", "source", "target"]).any()
+    assert sorted(set(zip(matrix["period"], matrix["source"]))) == sorted((m, c) for m in MONTHS for c in sc.SUPPORT_COST_CENTERS)
+    assert (centers.loc[matrix["source"], "entity"].to_numpy() == matrix["entity"].to_numpy()).all()
+    assert (centers.loc[matrix["target"], "entity"].to_numpy() == matrix["entity"].to_numpy()).all()
+    assert set(matrix["target"]) <= set(sc.ACTIVE_COST_CENTERS)
+    assert (matrix["percent"] > 0).all()
+    assert matrix["percent"].map(lambda p: round(p * 100) == p * 100 or abs(round(p, 2) - p) < 1e-9).all(), "two decimals"
+    basis_points = (matrix["percent"] * 100).round().astype(int).groupby([matrix["period"], matrix["source"]]).sum()
+    assert (basis_points == 10_000).all(), "each source's percents sum to exactly 100"
+    # Every operating center is served by every top-level support center.
+    served = matrix[matrix["target"].isin(sc.OPERATING_COST_CENTERS)].groupby(["period", "source"])["target"].nunique()
+    operating = {e: sum(1 for c in sc.OPERATING_COST_CENTERS if centers.loc[c, "entity"] == e) for e in ("EE", "US")}
+    for (period, source), count in served.items():
+        assert count == operating[centers.loc[source, "entity"]], (period, source)
+
+
+def test_matrix_has_reciprocal_cycles_rollups_and_management_retention(allocation_matrix):
+    month = allocation_matrix[allocation_matrix["period"] == END]
+    pairs = set(zip(month["source"], month["target"]))
+    for entity in ("EE", "US"):
+        assert (f"{entity}-IT", f"{entity}-HR") in pairs and (f"{entity}-HR", f"{entity}-IT") in pairs, "IT <-> HR"
+        assert (f"{entity}-HR", f"{entity}-FAC") in pairs and (f"{entity}-FAC", f"{entity}-HR") in pairs, "HR <-> facilities"
+        assert (f"{entity}-MGT", f"{entity}-FIN") not in pairs, "management serves the business only"
+        retention = month[(month["source"] == f"{entity}-MGT") & (month["target"] == f"{entity}-MGT")]["percent"]
+        assert retention.tolist() == [sc.MANAGEMENT_RETENTION_PERCENT]
+    rollup = month[(month["source"] == "EE-IT-INFRA") & (month["target"] == "EE-IT")]["percent"]
+    assert rollup.between(20, 40).all() and len(rollup) == 1
+
+
+def test_matrix_percents_move_a_little_from_month_to_month(allocation_matrix):
+    wide = allocation_matrix.pivot_table(index=["source", "target"], columns="period", values="percent")
+    assert not wide.isna().any().any(), "the same relations every month"
+    moves = wide.diff(axis=1).abs().iloc[:, 1:]
+    assert (moves.to_numpy() > 0).any() and moves.to_numpy().max() < 3.0, "percents drift, not jump"
 
 
 def test_fiscal_periods_closed_then_open(extracts):

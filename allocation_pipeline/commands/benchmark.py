@@ -1,4 +1,4 @@
-"""`allocation benchmark`: measured runs of the pipeline and of the multi-level solver (not tests)."""
+"""`allocation benchmark`: measured runs of the pipeline, the multi-level solver and the rules engine (not tests)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import argparse
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("benchmark", help="measure the pipeline or the multi-level solver")
+    parser = subparsers.add_parser("benchmark", help="measure the pipeline, the multi-level solver or many rules")
     sub = parser.add_subparsers(dest="benchmark", required=True, metavar="BENCHMARK")
-    from allocation_pipeline.benchmarks import multilevel, pipeline
+    from allocation_pipeline.benchmarks import multilevel, pipeline, rules
 
     pipeline.register(sub)
     multilevel.register(sub)
+    rules.register(sub)

@@ -4,15 +4,18 @@ and turn them into balanced source and target lines in exact cents."""
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
-from typing import Mapping
+import itertools
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import pandas as pd
 
-from allocation_pipeline.core.methods import AllocationMethod, MethodError, MethodRequest, available_methods, get_method
+from allocation_pipeline.core.methods import (
+    PRODUCT_OF_SHARES, AllocationMethod, MethodError, MethodRequest, MethodResult, ZeroDriverError, available_methods, get_method,
+)
 from allocation_pipeline.core.money import format_money, largest_remainder
-from allocation_pipeline.core.rules import Rule, SourceFilter, TargetSpec
+from allocation_pipeline.core.rules import DIMENSION_SEPARATOR, Rule, SourceFilter, TargetSpec
 
 BALANCE_KEYS = ["entity", "account", "cost_center", "product", "region", "currency"]
 LINE_COLUMNS = [
@@ -88,182 +91,338 @@ def allocate_period(
     """
     methods = methods if methods is not None else available_methods()
     currencies = dict(zip(entities["entity"], entities["currency"]))
+    ledger = _PoolLedger(balances)
+    resolver = _TargetResolver(cost_centers)
+    in_period = driver_values[driver_values["period"] == period].astype({"driver": object, "dimension": object, "cost_object": object})
+    drivers = {str(dimension): frame for dimension, frame in in_period.groupby("dimension", sort=False)}
+    no_drivers = in_period.iloc[0:0]
     runs: list[RunDraft] = []
     notes: list[str] = []
     errors: list[str] = []
-    allocated: list[pd.DataFrame] = []
     for rule in rules:
         try:
-            pool = _select_pool(balances, allocated, rule.source, rule.entity)
-            if pool.empty or int(pool["balance_cents"].sum()) == 0:
+            pool = ledger.select(rule.source, rule.entity)
+            if pool.cents == 0:
                 notes.append(f"rule {rule.id}: pool is empty in {period}; no run")
                 continue
             currency = currencies.get(rule.entity)
             if currency is None:
                 raise AllocationError(f"entity {rule.entity} is not in the entities extract")
-            foreign = sorted(set(pool["currency"]) - {currency})
+            foreign = sorted(set(pool.currency) - {currency})
             if foreign:
                 raise AllocationError(f"pool holds {', '.join(foreign)} amounts but entity {rule.entity} books in {currency}")
-            run = _allocate_rule(period, rule, pool, currency, driver_values, cost_centers, methods)
+            members = resolver.members(rule.target, rule.entity)
+            run, columns = _allocate_rule(period, rule, pool, currency, members, lambda d: drivers.get(d, no_drivers), methods)
         except (AllocationError, MethodError) as exc:
             errors.append(f"rule {rule.id} ({rule.entity}, {period}): {exc}")
             continue
         runs.append(run)
-        allocated.append(_as_balances(run))
+        ledger.add(run.entity, run.currency, columns)
     if errors:
         raise AllocationError("; ".join(errors))
     return AllocationOutcome(runs=runs, notes=notes)
 
 
-def _select_pool(balances: pd.DataFrame, allocated: list[pd.DataFrame], source: SourceFilter, entity: str) -> pd.DataFrame:
-    frames = [balances] + allocated
-    selected = []
-    for frame in frames:
-        mask = (frame["entity"] == entity).to_numpy()
-        accounts = pd.to_numeric(frame["account"], errors="coerce").to_numpy()
-        in_range = np.zeros(len(frame), dtype=bool)
+@dataclass(frozen=True)
+class _Pool:
+    """The balances a rule's source filter selected (not netted: the source lines group them)."""
+
+    account: np.ndarray
+    cost_center: np.ndarray
+    product: np.ndarray
+    region: np.ndarray
+    currency: np.ndarray
+    balance: np.ndarray
+
+    @property
+    def cents(self) -> int:
+        return int(self.balance.sum())
+
+
+class _PoolLedger:
+    """The balances rules pool from: the GL's, plus the lines of every run made so far, so a later
+    rule can pool what an earlier one allocated.
+
+    Held as growable numpy columns with the account as a number, because a period may run
+    hundreds of rules and each one filters all of it; pandas costs too much per small operation.
+    """
+
+    def __init__(self, balances: pd.DataFrame):
+        size = len(balances)
+        capacity = max(64, 2 * size)
+        self.size = size
+        self.text = {key: np.empty(capacity, dtype=object) for key in BALANCE_KEYS}
+        for key in BALANCE_KEYS:
+            self.text[key][:size] = balances[key].astype("string").fillna("").to_numpy(dtype=object)
+        self.account_number = np.empty(capacity, dtype=np.int64)
+        self.account_number[:size] = _account_numbers(self.text["account"][:size])
+        self.balance = np.empty(capacity, dtype=np.int64)
+        self.balance[:size] = balances["balance_cents"].to_numpy(np.int64)
+
+    def select(self, source: SourceFilter, entity: str) -> _Pool:
+        accounts = self.account_number[: self.size]
+        in_range = np.zeros(self.size, dtype=bool)
         for account_range in source.accounts:
             in_range |= (accounts >= int(account_range.low)) & (accounts <= int(account_range.high))
-        mask = mask & in_range
+        rows = np.flatnonzero(in_range)
+        rows = rows[self.text["entity"][rows] == entity]
         if source.cost_centers is not None:
-            mask = mask & frame["cost_center"].isin(source.cost_centers).to_numpy()
+            rows = rows[_isin(self.text["cost_center"][rows], source.cost_centers)]
         for dimension, members in source.dimensions.items():
-            mask = mask & frame[dimension].isin(members).to_numpy()
-        if mask.any():
-            selected.append(frame[mask])
-    if not selected:
-        return balances.iloc[0:0]
-    pool = pd.concat(selected, ignore_index=True)
-    return pool.groupby(BALANCE_KEYS, sort=True)["balance_cents"].sum().reset_index().query("balance_cents != 0")
+            rows = rows[_isin(self.text[dimension][rows], members)]
+        rows = rows[self.balance[rows] != 0]
+        return _Pool(*(self.text[key][rows] for key in ("account", "cost_center", "product", "region", "currency")), self.balance[rows])
+
+    def add(self, entity: str, currency: str, lines: dict[str, list]) -> None:
+        count = len(lines["account"])
+        if self.size + count > len(self.balance):
+            capacity = 2 * (self.size + count)
+            self.text = {key: np.resize(values, capacity) for key, values in self.text.items()}
+            self.account_number = np.resize(self.account_number, capacity)
+            self.balance = np.resize(self.balance, capacity)
+        window = slice(self.size, self.size + count)
+        self.text["entity"][window] = entity
+        self.text["currency"][window] = currency
+        for key in ("account", "cost_center", "product", "region"):
+            self.text[key][window] = ["" if v is None else v for v in lines[key]]
+        self.account_number[window] = _account_numbers(self.text["account"][window])
+        self.balance[window] = np.asarray(lines["debit_cents"], dtype=np.int64) - np.asarray(lines["credit_cents"], dtype=np.int64)
+        self.size += count
+
+
+def _account_numbers(accounts: np.ndarray) -> np.ndarray:
+    """Accounts as numbers for range filters; one that is not a number matches no range (-1)."""
+    return np.array([int(a) if a.isdigit() else -1 for a in accounts], dtype=np.int64)
+
+
+def _isin(values: np.ndarray, members: tuple[str, ...]) -> np.ndarray:
+    wanted = set(members)
+    return np.fromiter((v in wanted for v in values), dtype=bool, count=len(values))
 
 
 def resolve_targets(target: TargetSpec, cost_centers: pd.DataFrame, entity: str) -> tuple[str, ...]:
-    """The rule's target members: listed ones, or active cost centers matching `where`."""
-    if target.members is not None:
-        return tuple(target.members)
-    if target.dimension != "cost_center":
-        raise AllocationError(f"target.where selects cost centers only; list the {target.dimension} members")
-    selected = cost_centers[cost_centers["active"].astype(bool)]
-    conditions = {"entity": entity, **dict(target.where)}
-    for attribute, value in conditions.items():
-        if attribute not in selected.columns:
-            raise AllocationError(f"target.where: cost centers have no attribute '{attribute}'")
-        selected = selected[selected[attribute].astype("string") == value]
-    if selected.empty:
-        raise AllocationError(f"target.where {conditions} selects no active cost center")
-    return tuple(sorted(selected["cost_center"].astype(str)))
+    """The rule's targets: listed members, active cost centers matching `where`, or for several
+    dimensions every combination of their members (`P-CORE*NA-EAST`), first dimension slowest."""
+    return _combinations(_TargetResolver(cost_centers).members(target, entity))
+
+
+def _combinations(members: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
+    return tuple(DIMENSION_SEPARATOR.join(combination) for combination in itertools.product(*members.values()))
+
+
+class _TargetResolver:
+    """Each target dimension's members, with cost centers selected by `where` looked up once per
+    entity and condition (many rules share them)."""
+
+    def __init__(self, cost_centers: pd.DataFrame):
+        self.cost_centers = cost_centers
+        self.active: list[dict] | None = None
+        self.cache: dict[tuple, tuple[str, ...]] = {}
+
+    def members(self, target: TargetSpec, entity: str) -> dict[str, tuple[str, ...]]:
+        if len(target.dimensions) == 1 and target.members is not None:
+            return {target.dimension: tuple(target.members)}
+        return {
+            dimension: target.members_by_dimension[dimension] if dimension in target.members_by_dimension else self._where(target, entity)
+            for dimension in target.dimensions
+        }
+
+    def _where(self, target: TargetSpec, entity: str) -> tuple[str, ...]:
+        if "cost_center" not in target.dimensions:
+            raise AllocationError(f"target.where selects cost centers only; list the {target.dimension} members")
+        conditions = {"entity": entity, **dict(target.where)}
+        key = tuple(sorted(conditions.items()))
+        if key not in self.cache:
+            if self.active is None:
+                frame = self.cost_centers[self.cost_centers["active"].astype(bool)]
+                self.active = [{k: (None if pd.isna(v) else str(v)) for k, v in row.items()} for row in frame.to_dict("records")]
+            columns = set(self.cost_centers.columns)
+            unknown = [a for a in conditions if a not in columns]
+            if unknown:
+                raise AllocationError(f"target.where: cost centers have no attribute '{unknown[0]}'")
+            selected = sorted(row["cost_center"] for row in self.active if all(row[a] == v for a, v in conditions.items()))
+            if not selected:
+                raise AllocationError(f"target.where {conditions} selects no active cost center")
+            self.cache[key] = tuple(selected)
+        return self.cache[key]
 
 
 def _allocate_rule(
     period: str,
     rule: Rule,
-    pool: pd.DataFrame,
+    pool: _Pool,
     currency: str,
-    driver_values: pd.DataFrame,
-    cost_centers: pd.DataFrame,
+    members: dict[str, tuple[str, ...]],
+    drivers_of: Callable[[str], pd.DataFrame],
     methods: Mapping[str, AllocationMethod],
-) -> RunDraft:
-    method = get_method(rule.method, methods)
-    targets = resolve_targets(rule.target, cost_centers, rule.entity)
-    pool_cents = int(pool["balance_cents"].sum())
-    drivers = driver_values[(driver_values["period"] == period) & (driver_values["dimension"] == rule.target.dimension)]
-    result = method.weights(
-        MethodRequest(
-            rule_id=rule.id, period=period, pool_cents=pool_cents, dimension=rule.target.dimension,
-            targets=targets, drivers=drivers, parameters=rule.parameters,
-        )
+) -> tuple[RunDraft, dict[str, list]]:
+    """The rule's run, and its lines as plain columns (for the pool ledger)."""
+    targets = _combinations(members)
+    pool_cents = pool.cents
+    request = MethodRequest(
+        rule_id=rule.id, period=period, pool_cents=pool_cents, dimension=rule.target.dimension,
+        targets=targets, drivers=drivers_of(rule.target.dimension), parameters=rule.parameters,
     )
-    weights = result.weights.reindex(list(targets)).astype("float64")
-    if weights.isna().any() or (weights < 0).any() or not np.isfinite(weights).all():
-        raise AllocationError(f"method {rule.method} returned missing or negative weights")
-    if weights.sum() <= 0:
-        raise AllocationError(f"method {rule.method} gave every target a zero weight")
-    amounts = largest_remainder(pool_cents, weights.to_numpy())
+    if rule.method == PRODUCT_OF_SHARES:
+        result, weights = _product_of_shares(rule, request, members, drivers_of, methods)
+    else:
+        result, weights = _weigh(rule, rule.method, rule.parameters, request, methods)
+    amounts = largest_remainder(pool_cents, weights)
     shares = weights / weights.sum()
+    driver_values = _aligned(result.driver_values, targets) if result.driver_values is not None else None
+    bases = _aligned(result.explanations, targets) if result.explanations is not None else None
 
-    source_lines = _source_lines(rule, pool)
-    target_cost_center = rule.target.cost_center or (source_lines["cost_center"].iloc[0] if source_lines["cost_center"].nunique() == 1 else None)
-    rows = []
-    notes = list(result.notes)
-    for target, amount, share in zip(targets, amounts, shares):
-        if amount == 0:
-            if share == 0 and not any(target in n for n in notes):
-                notes.append(f"{target} has a zero weight and receives nothing")
-            continue
-        cost_center = target if rule.target.dimension == "cost_center" else target_cost_center
-        if cost_center is None:
+    columns: dict[str, list[Any]] = {c: [] for c in LINE_COLUMNS}
+    sources = _source_rows(rule, pool)
+    for account, cost_center, product, region, balance in sources:
+        _append(columns, "source", account, cost_center, product, region, balance, None, np.nan, np.nan, f"pool of rule {rule.id} removed from its source")
+    dimensions = rule.target.dimensions
+    booked_cost_center = None
+    if "cost_center" not in dimensions:
+        source_cost_centers = {row[1] for row in sources}
+        booked_cost_center = rule.target.cost_center or (source_cost_centers.pop() if len(source_cost_centers) == 1 else None)
+        if booked_cost_center is None:
             raise AllocationError("target.cost_center is needed to book a non-cost-center target from several source cost centers")
-        driver_value = None if result.driver_values is None else float(result.driver_values.get(target, np.nan))
-        rows.append(
-            {
-                "role": "target",
-                "account": rule.debit_account,
-                "cost_center": cost_center,
-                "product": target if rule.target.dimension == "product" else None,
-                "region": target if rule.target.dimension == "region" else None,
-                "debit_cents": int(amount) if amount > 0 else 0,
-                "credit_cents": -int(amount) if amount < 0 else 0,
-                "driver": result.driver,
-                "driver_value": driver_value,
-                "share": float(share),
-                "explanation": _explain(rule, share, pool_cents, result.driver, driver_value),
-            }
+    notes = list(result.notes)
+    noted = {n.split(" ", 1)[0] for n in notes}
+    for i, (target, amount, share) in enumerate(zip(targets, amounts.tolist(), shares.tolist())):
+        if amount == 0:
+            if share == 0 and target not in noted:
+                notes.append(f"{target} has a zero weight and receives nothing")
+            elif share > 0:
+                notes.append(f"{target}'s share ({share:.6%}) of {format_money(pool_cents)} rounds to nothing")
+            continue
+        member = dict(zip(dimensions, target.split(DIMENSION_SEPARATOR)))
+        driver_value = np.nan if driver_values is None else float(driver_values[i])
+        basis = bases[i] if bases is not None and isinstance(bases[i], str) else None
+        _append(
+            columns, "target", rule.debit_account, member.get("cost_center", booked_cost_center), member.get("product"),
+            member.get("region"), -amount, result.driver, driver_value, share, _explain(rule, share, pool_cents, result.driver, driver_value, basis),
         )
-    lines = pd.concat([source_lines, pd.DataFrame(rows)], ignore_index=True)
-    lines["line_no"] = np.arange(1, len(lines) + 1)
-    lines = lines[LINE_COLUMNS].astype({"debit_cents": "int64", "credit_cents": "int64", "line_no": "int64"})
-    return RunDraft(
+    columns["line_no"] = list(range(1, len(columns["role"]) + 1))
+    lines = pd.DataFrame(columns, columns=LINE_COLUMNS)
+    run = RunDraft(
         rule_id=rule.id, entity=rule.entity, period=period, run_type=rule.type, method=rule.method,
         currency=currency, pool_cents=pool_cents, lines=lines, notes=tuple(notes),
     )
+    return run, columns
 
 
-def _source_lines(rule: Rule, pool: pd.DataFrame) -> pd.DataFrame:
-    """Credits removing the pool from where it sits (debits for a negative balance)."""
+def _append(columns: dict[str, list], role, account, cost_center, product, region, balance: int, driver, driver_value, share, explanation) -> None:
+    """One line; `balance` is what it removes (positive: a credit), so a negative pool keeps its sign."""
+    columns["role"].append(role)
+    columns["account"].append(account)
+    columns["cost_center"].append(cost_center)
+    columns["product"].append(product)
+    columns["region"].append(region)
+    columns["debit_cents"].append(-balance if balance < 0 else 0)
+    columns["credit_cents"].append(balance if balance > 0 else 0)
+    columns["driver"].append(driver)
+    columns["driver_value"].append(driver_value)
+    columns["share"].append(share)
+    columns["explanation"].append(explanation)
+
+
+def _source_rows(rule: Rule, pool: _Pool) -> list[tuple[str, str, str | None, str | None, int]]:
+    """Credits removing the pool from where it sits (debits for a negative balance): per cost
+    center on the rule's credit account, or per pooled account and dimensions when it has none."""
+    sums: dict[tuple, int] = {}
     if rule.credit_account is not None:
-        grouped = pool.groupby("cost_center", sort=True)["balance_cents"].sum().reset_index()
-        grouped["account"] = rule.credit_account
-        grouped["product"] = None
-        grouped["region"] = None
+        keys = zip(pool.cost_center)
     else:
-        grouped = pool.groupby(["account", "cost_center", "product", "region"], sort=True)["balance_cents"].sum().reset_index()
-        for dimension in ("product", "region"):
-            grouped[dimension] = grouped[dimension].replace("", None)
-    grouped = grouped[grouped["balance_cents"] != 0]
-    balance = grouped["balance_cents"].to_numpy(np.int64)
-    return pd.DataFrame(
-        {
-            "role": "source",
-            "account": grouped["account"].to_numpy(),
-            "cost_center": grouped["cost_center"].to_numpy(),
-            "product": grouped["product"].to_numpy(),
-            "region": grouped["region"].to_numpy(),
-            "debit_cents": np.where(balance < 0, -balance, 0),
-            "credit_cents": np.where(balance > 0, balance, 0),
-            "driver": None,
-            "driver_value": np.nan,
-            "share": np.nan,
-            "explanation": f"pool of rule {rule.id} removed from its source",
-        }
+        keys = zip(pool.account, pool.cost_center, pool.product, pool.region)
+    for key, balance in zip(keys, pool.balance.tolist()):
+        sums[key] = sums.get(key, 0) + balance
+    if rule.credit_account is not None:
+        return [(rule.credit_account, key[0], None, None, b) for key, b in sorted(sums.items()) if b != 0]
+    return [(a, c, p or None, r or None, b) for (a, c, p, r), b in sorted(sums.items()) if b != 0]
+
+
+def _aligned(series: pd.Series, targets: tuple[str, ...]) -> list:
+    """A method's per-target values in target order (a method may return them in any order)."""
+    if len(series) == len(targets) and list(series.index) == list(targets):
+        return series.tolist()
+    return series.reindex(list(targets)).tolist()
+
+
+def _weigh(
+    rule: Rule, name: str, parameters: Mapping[str, Any], request: MethodRequest, methods: Mapping[str, AllocationMethod]
+) -> tuple[MethodResult, np.ndarray]:
+    """One method's result and its weights in target order, falling back to the rule's declared
+    fallback method when a driver totals zero."""
+    try:
+        return _checked_weights(name, replace(request, parameters=parameters), methods)
+    except ZeroDriverError as exc:
+        if rule.fallback_method is None:
+            raise
+        try:
+            result, weights = _checked_weights(rule.fallback_method, replace(request, parameters=rule.fallback_parameters), methods)
+        except MethodError as fallback_exc:
+            raise MethodError(f"{exc}, and the fallback {rule.fallback_method} failed too: {fallback_exc}") from fallback_exc
+        note = f"{exc}: shared by the fallback method {rule.fallback_method} instead of {name}"
+        driver = result.driver or rule.fallback_method.replace("_", " ")
+        return replace(result, driver=f"{driver} (fallback)", notes=(note, *result.notes)), weights
+
+
+def _checked_weights(name: str, request: MethodRequest, methods: Mapping[str, AllocationMethod]) -> tuple[MethodResult, np.ndarray]:
+    method = get_method(name, methods)
+    problems = method.check_parameters(request.parameters)
+    if problems:
+        raise MethodError("; ".join(problems))
+    result = method.weights(request)
+    # Plugins are code we do not control: their weights must be usable as they are.
+    weights = np.asarray(_aligned(result.weights, request.targets), dtype=np.float64)
+    if not np.isfinite(weights).all() or (weights < 0).any():
+        raise AllocationError(f"method {name} returned missing, negative or infinite weights")
+    if weights.sum() <= 0:
+        raise AllocationError(f"method {name} gave every target a zero weight")
+    return result, weights
+
+
+def _product_of_shares(
+    rule: Rule,
+    request: MethodRequest,
+    members: dict[str, tuple[str, ...]],
+    drivers_of: Callable[[str], pd.DataFrame],
+    methods: Mapping[str, AllocationMethod],
+) -> tuple[MethodResult, np.ndarray]:
+    """A combination's weight is the product of its members' shares, each dimension shared by its
+    own method (`parameters: {product: {method: driver, parameters: {driver: revenue}}, ...}`)."""
+    weights = np.ones(1)
+    bases: list[list[str]] = []
+    labels: list[str] = []
+    notes: list[str] = []
+    for dimension, dimension_members in members.items():
+        spec = rule.parameters[dimension]
+        sub_request = replace(request, dimension=dimension, targets=dimension_members, drivers=drivers_of(dimension))
+        result, sub_weights = _weigh(rule, spec["method"], spec.get("parameters") or {}, sub_request, methods)
+        share = sub_weights / sub_weights.sum()
+        basis = _bases(result, dimension_members, spec["method"])
+        bases.append([f"{dimension} {m} {s:.2%} by {b}" for m, s, b in zip(dimension_members, share.tolist(), basis)])
+        labels.append(f"{dimension} by {result.driver or spec['method'].replace('_', ' ')}")
+        notes += [f"{dimension}: {n}" for n in result.notes]
+        # itertools.product order: the first dimension varies slowest, as in the targets.
+        weights = np.multiply.outer(weights, share).ravel()
+    positions = itertools.product(*(range(len(m)) for m in members.values()))
+    explanations = [" x ".join(b[i] for b, i in zip(bases, position)) for position in positions]
+    targets = list(request.targets)
+    result = MethodResult(
+        weights=pd.Series(weights, index=targets), driver=" x ".join(labels), notes=tuple(notes),
+        explanations=pd.Series(explanations, index=targets, dtype=object),
     )
+    return result, weights
 
 
-def _explain(rule: Rule, share: float, pool_cents: int, driver: str | None, driver_value: float | None) -> str:
-    basis = f"{driver} {driver_value:,.2f}" if driver else rule.method.replace("_", " ")
+def _bases(result: MethodResult, targets: tuple[str, ...], method: str) -> list[str]:
+    """What each target's weight rests on, in words (for explanations)."""
+    if result.explanations is not None:
+        return [b if isinstance(b, str) else "" for b in _aligned(result.explanations, targets)]
+    if result.driver is not None and result.driver_values is not None:
+        return [f"{result.driver} {v:,.2f}" for v in _aligned(result.driver_values, targets)]
+    return [result.driver or method.replace("_", " ")] * len(targets)
+
+
+def _explain(rule: Rule, share: float, pool_cents: int, driver: str | None, driver_value: float | None, basis: str | None = None) -> str:
+    if basis is None:
+        basis = f"{driver} {driver_value:,.2f}" if driver and driver_value is not None else (driver or rule.method.replace("_", " "))
     return f"{share:.4%} of {format_money(pool_cents)} by {basis}"
-
-
-def _as_balances(run: RunDraft) -> pd.DataFrame:
-    lines = run.lines
-    frame = pd.DataFrame(
-        {
-            "entity": run.entity,
-            "account": lines["account"].astype("string"),
-            "cost_center": lines["cost_center"].astype("string"),
-            "product": lines["product"].astype("string").fillna(""),
-            "region": lines["region"].astype("string").fillna(""),
-            "currency": run.currency,
-            "balance_cents": lines["debit_cents"].to_numpy(np.int64) - lines["credit_cents"].to_numpy(np.int64),
-        }
-    )
-    return frame.groupby(BALANCE_KEYS, sort=True)["balance_cents"].sum().reset_index()

@@ -71,6 +71,12 @@ EXTRACT_SPECS: dict[str, ExtractSpec] = {
         ExtractSpec("timesheets", schemas.Timesheets, period_from="work_date", references={"cost_center": "cost center"}),
         ExtractSpec("headcount", schemas.Headcount, period_from="period", references={"cost_center": "cost center"}),
         ExtractSpec("usage_metrics", schemas.UsageMetrics, period_from="period"),
+        ExtractSpec(
+            "allocation_matrix",
+            schemas.AllocationMatrix,
+            period_from="period",
+            references={"entity": "entity", "source": "cost center", "target": "cost center"},
+        ),
     )
 }
 

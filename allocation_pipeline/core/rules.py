@@ -10,14 +10,22 @@ from typing import Any, Mapping
 
 import yaml
 
+from allocation_pipeline.core.methods import PRODUCT_OF_SHARES, AllocationMethod, available_methods
 from allocation_pipeline.core.money import decimal_to_cents
 from allocation_pipeline.core.schemas import PERIOD_PATTERN
 
 RUN_TYPES = ("cost_allocation", "revenue_allocation", "intercompany_charge")
 APPROVAL_MODES = ("auto", "manual")
+# The dimensions an allocation line carries: a target may use any of them, a source filter the
+# two besides cost center (which has its own `cost_centers`).
+TARGET_DIMENSIONS = ("cost_center", "product", "region")
+SOURCE_DIMENSIONS = ("product", "region")
+# Joins the dimensions of a multi-dimensional target (`product*region`) and the members of one
+# combination (`P-CORE*NA-EAST`), the same way driver values per combination are keyed.
+DIMENSION_SEPARATOR = "*"
 _RULE_KEYS = {
-    "id", "description", "type", "entity", "order", "source", "method", "parameters", "target",
-    "accounts", "effective", "approval",
+    "id", "description", "type", "entity", "order", "source", "method", "parameters", "fallback",
+    "target", "accounts", "effective", "approval",
 }
 
 
@@ -47,12 +55,24 @@ class SourceFilter:
 
 @dataclass(frozen=True)
 class TargetSpec:
-    """Where the pool goes: members of one dimension, listed or selected by cost-center attributes."""
+    """Where the pool goes: members of one dimension, listed or selected by cost-center attributes,
+    or every combination of members of several dimensions.
+
+    `dimension` is one dimension, or several joined by `*` (`product*region`); for several,
+    `members_by_dimension` lists each one's members (a cost_center dimension may instead be
+    selected by `where`) and `members` is None. `cost_center` books targets of dimensions other
+    than cost center when the pool comes from several cost centers.
+    """
 
     dimension: str
     members: tuple[str, ...] | None = None
     where: Mapping[str, str] = field(default_factory=dict)
     cost_center: str | None = None
+    members_by_dimension: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def dimensions(self) -> tuple[str, ...]:
+        return tuple(self.dimension.split(DIMENSION_SEPARATOR))
 
 
 @dataclass(frozen=True)
@@ -70,7 +90,11 @@ class ApprovalPolicy:
 
 @dataclass(frozen=True)
 class Rule:
-    """One allocation rule. `credit_account` None: the pooled accounts themselves are credited."""
+    """One allocation rule. `credit_account` None: the pooled accounts themselves are credited.
+
+    `fallback_method` (None: no fallback) shares the pool, with `fallback_parameters`, when the
+    rule's method finds a driver that totals zero over the targets.
+    """
 
     id: str
     type: str
@@ -86,6 +110,8 @@ class Rule:
     effective_from: str | None = None
     effective_to: str | None = None
     approval: ApprovalPolicy = ApprovalPolicy()
+    fallback_method: str | None = None
+    fallback_parameters: Mapping[str, Any] = field(default_factory=dict)
 
     def effective_in(self, period: str) -> bool:
         return (self.effective_from is None or self.effective_from <= period) and (
@@ -110,8 +136,11 @@ class RuleSet:
         raise RulesError(f"{self.path}: no rule '{rule_id}' (rules: {', '.join(r.id for r in self.rules)})")
 
 
-def load_rules(path: str | Path) -> RuleSet:
-    """Read and validate a rules file; every problem found is reported in one RulesError."""
+def load_rules(path: str | Path, methods: Mapping[str, AllocationMethod] | None = None) -> RuleSet:
+    """Read and validate a rules file; every problem found is reported in one RulesError.
+
+    Method names and parameters are checked against `methods` (default: every method installed),
+    so a typo fails on load rather than at month end."""
     path = Path(path)
     if not path.is_file():
         raise RulesError(f"{path}: rules file not found")
@@ -119,10 +148,13 @@ def load_rules(path: str | Path) -> RuleSet:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise RulesError(f"{path}: not valid YAML ({exc})") from exc
-    return parse_rules(document, str(path))
+    return parse_rules(document, str(path), methods if methods is not None else available_methods())
 
 
-def parse_rules(document: Any, location: str = "rules") -> RuleSet:
+def parse_rules(document: Any, location: str = "rules", methods: Mapping[str, AllocationMethod] | None = None) -> RuleSet:
+    """Validate a parsed rules document. With `methods`, each rule's method (and fallback) must be
+    one of them and its parameters must pass the method's own checks; without, those are left to
+    the engine when the rule runs."""
     errors: list[str] = []
     if not isinstance(document, dict) or not isinstance(document.get("rules"), list):
         raise RulesError(f"{location}: expected a mapping with a 'rules' list")
@@ -140,7 +172,7 @@ def parse_rules(document: Any, location: str = "rules") -> RuleSet:
                 errors.append(f"{where}: id: duplicate rule id")
             seen.add(rule_id)
         problems: list[str] = []
-        rule = _parse_rule(raw, position, problems)
+        rule = _parse_rule(raw, position, problems, methods)
         errors += [f"{where}: {p}" for p in problems]
         if rule is not None and not problems:
             rules.append(rule)
@@ -150,7 +182,7 @@ def parse_rules(document: Any, location: str = "rules") -> RuleSet:
     return RuleSet(version=str(document.get("version", "1")), rules=tuple(ordered), path=location)
 
 
-def _parse_rule(raw: dict, position: int, problems: list[str]) -> Rule | None:
+def _parse_rule(raw: dict, position: int, problems: list[str], methods: Mapping[str, AllocationMethod] | None) -> Rule | None:
     unknown = sorted(set(raw) - _RULE_KEYS)
     if unknown:
         problems.append(f"unknown field(s) {', '.join(unknown)}")
@@ -170,6 +202,13 @@ def _parse_rule(raw: dict, position: int, problems: list[str]) -> Rule | None:
         parameters = {}
     source = _parse_source(raw.get("source"), problems)
     target = _parse_target(raw.get("target"), problems)
+    fallback_method, fallback_parameters = _parse_fallback(raw.get("fallback"), problems)
+    if method == PRODUCT_OF_SHARES:
+        _check_product_of_shares(parameters, target, problems, methods)
+    elif method and methods is not None:
+        _check_method(method, parameters, "method", "parameters", problems, methods)
+    if fallback_method is not None and methods is not None:
+        _check_method(fallback_method, fallback_parameters, "fallback.method", "fallback.parameters", problems, methods)
     accounts = raw.get("accounts")
     debit = credit = None
     if not isinstance(accounts, dict):
@@ -191,6 +230,7 @@ def _parse_rule(raw: dict, position: int, problems: list[str]) -> Rule | None:
         parameters=parameters, target=target, debit_account=debit, credit_account=credit,
         description=str(raw.get("description", "")), effective_from=None if effective_from is None else str(effective_from),
         effective_to=None if effective_to is None else str(effective_to), approval=approval,
+        fallback_method=fallback_method, fallback_parameters=fallback_parameters,
     )
 
 
@@ -239,6 +279,14 @@ def _parse_source(raw: Any, problems: list[str]) -> SourceFilter | None:
     if not isinstance(dimensions, dict):
         problems.append("source.dimensions: must map a dimension to a list of members")
         dimensions = {}
+    dimensions = dict(dimensions)
+    for dimension, members in list(dimensions.items()):
+        if dimension not in SOURCE_DIMENSIONS:
+            problems.append(f"source.dimensions: '{dimension}' is not one of {', '.join(SOURCE_DIMENSIONS)} (cost centers go in source.cost_centers)")
+            del dimensions[dimension]
+        elif not isinstance(members, list) or not members:
+            problems.append(f"source.dimensions.{dimension}: must be a non-empty list of members")
+            del dimensions[dimension]
     unknown = sorted(set(raw) - {"accounts", "cost_centers", "dimensions"})
     if unknown:
         problems.append(f"source: unknown field(s) {', '.join(unknown)}")
@@ -253,26 +301,156 @@ def _parse_target(raw: Any, problems: list[str]) -> TargetSpec | None:
     if not isinstance(raw, dict):
         problems.append("target: must be a mapping with 'dimension' and 'members' or 'where'")
         return None
-    dimension = raw.get("dimension", "cost_center")
-    members = raw.get("members")
+    unknown = sorted(set(raw) - {"dimension", "dimensions", "members", "where", "cost_center"})
+    if unknown:
+        problems.append(f"target: unknown field(s) {', '.join(unknown)}")
     where = raw.get("where") or {}
-    if members is not None and (not isinstance(members, list) or not members):
-        problems.append("target.members: must be a non-empty list")
-        members = None
     if not isinstance(where, dict):
         problems.append("target.where: must map a cost-center attribute to a value")
         where = {}
+    where = {str(k): str(v) for k, v in where.items()}
+    cost_center = raw.get("cost_center")
+    if cost_center is not None and not isinstance(cost_center, str):
+        problems.append("target.cost_center: must be a cost center id")
+        cost_center = None
+    if "dimensions" in raw:
+        if "dimension" in raw:
+            problems.append("target: give 'dimension' (one) or 'dimensions' (several), not both")
+        return _parse_multi_target(raw, where, cost_center, problems)
+    dimension = str(raw.get("dimension", "cost_center"))
+    members = raw.get("members")
+    if dimension not in TARGET_DIMENSIONS:
+        problems.append(f"target.dimension: '{dimension}' is not one the lines carry ({', '.join(TARGET_DIMENSIONS)})")
+    if members is not None and (not isinstance(members, list) or not members):
+        problems.append("target.members: must be a non-empty list")
+        members = None
+    if members is not None:
+        _check_unique(members, "target.members", problems)
     if members is None and not where:
         problems.append("target: give 'members' or 'where'")
-    unknown = sorted(set(raw) - {"dimension", "members", "where", "cost_center"})
-    if unknown:
-        problems.append(f"target: unknown field(s) {', '.join(unknown)}")
+    if where and dimension != "cost_center":
+        problems.append(f"target.where: selects cost centers only; list the {dimension} members")
+    if cost_center is not None and dimension == "cost_center":
+        problems.append("target.cost_center: only for targets that are not cost centers")
     return TargetSpec(
-        dimension=str(dimension),
+        dimension=dimension,
         members=None if members is None else tuple(str(m) for m in members),
-        where={str(k): str(v) for k, v in where.items()},
-        cost_center=raw.get("cost_center"),
+        where=where,
+        cost_center=cost_center,
     )
+
+
+def _parse_multi_target(raw: dict, where: dict[str, str], cost_center: str | None, problems: list[str]) -> TargetSpec | None:
+    dimensions = raw.get("dimensions")
+    if not isinstance(dimensions, list) or len(dimensions) < 2 or not all(isinstance(d, str) for d in dimensions):
+        problems.append("target.dimensions: list two or more dimensions, e.g. [product, region]")
+        return None
+    bad = [d for d in dimensions if d not in TARGET_DIMENSIONS]
+    if bad:
+        problems.append(f"target.dimensions: {', '.join(bad)} not among the dimensions the lines carry ({', '.join(TARGET_DIMENSIONS)})")
+    if len(set(dimensions)) != len(dimensions):
+        problems.append("target.dimensions: a dimension is listed twice")
+    members = raw.get("members") or {}
+    if not isinstance(members, dict):
+        problems.append("target.members: with several dimensions, map each dimension to its members")
+        members = {}
+    extra = sorted(set(map(str, members)) - set(dimensions))
+    if extra:
+        problems.append(f"target.members: {', '.join(extra)} not among target.dimensions")
+    by_dimension: dict[str, tuple[str, ...]] = {}
+    for dimension in dimensions:
+        listed = members.get(dimension)
+        if listed is None:
+            if dimension != "cost_center" or not where:
+                problems.append(f"target.members.{dimension}: list the members" + (" (or select cost centers with 'where')" if dimension == "cost_center" else ""))
+            continue
+        if not isinstance(listed, list) or not listed:
+            problems.append(f"target.members.{dimension}: must be a non-empty list")
+            continue
+        texts = tuple(str(m) for m in listed)
+        _check_unique(texts, f"target.members.{dimension}", problems)
+        joined = [m for m in texts if DIMENSION_SEPARATOR in m]
+        if joined:
+            problems.append(f"target.members.{dimension}: '{joined[0]}' contains '{DIMENSION_SEPARATOR}', which separates the members of a combination")
+        by_dimension[dimension] = texts
+    if where and ("cost_center" not in dimensions or "cost_center" in members):
+        problems.append("target.where: selects the cost_center dimension's members when they are not listed")
+    if cost_center is not None and "cost_center" in dimensions:
+        problems.append("target.cost_center: the cost_center dimension already gives each target its cost center")
+    return TargetSpec(
+        dimension=DIMENSION_SEPARATOR.join(dimensions), where=where, cost_center=cost_center, members_by_dimension=by_dimension,
+    )
+
+
+def _check_unique(members, field_name: str, problems: list[str]) -> None:
+    seen: set[str] = set()
+    for member in map(str, members):
+        if member in seen:
+            problems.append(f"{field_name}: '{member}' is listed twice")
+            return
+        seen.add(member)
+
+
+def _parse_fallback(raw: Any, problems: list[str]) -> tuple[str | None, Mapping[str, Any]]:
+    if raw is None:
+        return None, {}
+    if isinstance(raw, str):
+        raw = {"method": raw}
+    if not isinstance(raw, dict) or not isinstance(raw.get("method"), str) or not raw["method"]:
+        problems.append("fallback: name a method, e.g. 'even_split' or {method: driver, parameters: {driver: headcount}}")
+        return None, {}
+    unknown = sorted(set(raw) - {"method", "parameters"})
+    if unknown:
+        problems.append(f"fallback: unknown field(s) {', '.join(unknown)}")
+    parameters = raw.get("parameters") or {}
+    if not isinstance(parameters, dict):
+        problems.append("fallback.parameters: must be a mapping")
+        parameters = {}
+    if raw["method"] == PRODUCT_OF_SHARES:
+        problems.append(f"fallback.method: {PRODUCT_OF_SHARES} cannot be a fallback")
+        return None, {}
+    return raw["method"], parameters
+
+
+def _check_method(
+    name: str, parameters: Mapping[str, Any], method_field: str, parameters_field: str, problems: list[str],
+    methods: Mapping[str, AllocationMethod],
+) -> None:
+    if name not in methods:
+        problems.append(f"{method_field}: unknown method '{name}'; available: {', '.join(methods)}")
+        return
+    for problem in methods[name].check_parameters(parameters):
+        # Methods name their fields from `parameters`; re-root them where the parameters sit.
+        problems.append(parameters_field + problem[len("parameters"):] if problem.startswith("parameters") else f"{parameters_field}: {problem}")
+
+
+def _check_product_of_shares(
+    parameters: Mapping[str, Any], target: TargetSpec | None, problems: list[str], methods: Mapping[str, AllocationMethod] | None
+) -> None:
+    """`parameters` maps each target dimension to the method (and its parameters) giving that
+    dimension's shares."""
+    if target is None:
+        return
+    if len(target.dimensions) < 2:
+        problems.append(f"method: {PRODUCT_OF_SHARES} needs target.dimensions with two or more dimensions")
+        return
+    extra = sorted(set(map(str, parameters)) - set(target.dimensions))
+    if extra:
+        problems.append(f"parameters: {', '.join(extra)} not among target.dimensions")
+    for dimension in target.dimensions:
+        spec = parameters.get(dimension)
+        where = f"parameters.{dimension}"
+        if not isinstance(spec, dict) or not isinstance(spec.get("method"), str) or spec.get("method") == PRODUCT_OF_SHARES:
+            problems.append(f"{where}: give the method sharing this dimension, e.g. {{method: driver, parameters: {{driver: revenue}}}}")
+            continue
+        unknown = sorted(set(spec) - {"method", "parameters"})
+        if unknown:
+            problems.append(f"{where}: unknown field(s) {', '.join(map(str, unknown))}")
+        sub_parameters = spec.get("parameters") or {}
+        if not isinstance(sub_parameters, dict):
+            problems.append(f"{where}.parameters: must be a mapping")
+        elif methods is not None:
+            _check_method(spec["method"], sub_parameters, f"{where}.method", f"{where}.parameters", problems, methods)
 
 
 def _parse_approval(raw: Any, problems: list[str]) -> ApprovalPolicy:

@@ -11,7 +11,7 @@ drivers do not depend on how many months are generated; only running document nu
 Layout (``<out>/extracts/``), the same content in CSV or Parquet:
 
 - one file each: entities, accounts, cost_centers, dimension_members, fiscal_periods,
-  ap_invoices, headcount, usage_metrics;
+  ap_invoices, headcount, usage_metrics, allocation_matrix;
 - one file per fiscal month: ``gl_lines/<YYYY-MM>.<ext>`` and ``timesheets/<YYYY-MM>.<ext>``.
 
 File conventions. CSV: a header row, commas, no quoting (no generated value contains a comma, a
@@ -29,6 +29,20 @@ receivables, payroll liabilities) carry the entity's finance cost center
 (`BALANCE_SHEET_COST_CENTER`), because the GL contract requires a cost center on every line.
 Usage metric values are in the entity's currency where they are money (cloud_spend, revenue);
 revenue by product adds the EUR and USD amounts of both entities as plain numbers.
+
+Seed 000 (driver analysis): corporate IT of 2,500,000.00 USD a quarter sits on (64200, US-IT),
+one journal a month (`corporate_it_month_cents`), and the usage metric `it_consumption` holds the
+IT cost each US business unit actually consumed: the month's pool split by the known weights
+`IT_CONSUMPTION_WEIGHTS` of the four seed-000 drivers' shares, with lognormal noise
+(`IT_CONSUMPTION_NOISE`) and the planted over-consumers `IT_OVERCONSUMERS` using more than their
+drivers say. No sample rule allocates that pool: it is the one the insights analyse.
+
+The allocation matrix (multi-level allocation) has, per month and entity, the percent of each
+active support cost center's total sent to the centers it serves: operating centers and the
+support functions in `SERVICE_RELATIONS` by headcount, a sub-center also a share to its parent,
+top-level management keeping `MANAGEMENT_RETENTION_PERCENT`. IT and HR serve each other, so do
+HR and facilities: the matrix has cycles. Percents have two decimals and each source's sum to
+exactly 100; they move a little from month to month with headcount.
 """
 
 from __future__ import annotations
@@ -46,6 +60,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
+
+from allocation_pipeline.core.money import largest_remainder
 
 # --- public constants ------------------------------------------------------------------------
 
@@ -66,6 +82,7 @@ SINGLE_FILE_EXTRACTS = (
     "ap_invoices",
     "headcount",
     "usage_metrics",
+    "allocation_matrix",
 )
 PER_PERIOD_EXTRACTS = ("gl_lines", "timesheets")
 EXTRACTS = SINGLE_FILE_EXTRACTS + PER_PERIOD_EXTRACTS
@@ -98,6 +115,7 @@ ACCOUNT_FACILITIES_ALLOCATED_OUT = "69200"
 ACCOUNT_HR_ALLOCATED_OUT = "69300"
 ACCOUNT_FINANCE_ALLOCATED_OUT = "69400"
 ACCOUNT_MANAGEMENT_ALLOCATED_OUT = "69500"
+ACCOUNT_SERVICES_ALLOCATED_OUT = "69600"
 # Allocation accounts are for the pipeline's postings: the generated GL never uses them.
 ALLOCATION_ACCOUNTS = (
     ACCOUNT_ALLOCATED_IN,
@@ -106,6 +124,7 @@ ALLOCATION_ACCOUNTS = (
     ACCOUNT_HR_ALLOCATED_OUT,
     ACCOUNT_FINANCE_ALLOCATED_OUT,
     ACCOUNT_MANAGEMENT_ALLOCATED_OUT,
+    ACCOUNT_SERVICES_ALLOCATED_OUT,
 )
 
 # (account, name, type, active)
@@ -145,6 +164,7 @@ ACCOUNTS: tuple[tuple[str, str, str, bool], ...] = (
     ("63100", "Events and conferences", "expense", True),
     (ACCOUNT_IT_MANAGED_SERVICES, "IT managed services", "expense", True),
     (ACCOUNT_CLOUD_HOSTING, "Cloud hosting", "expense", True),
+    ("64200", "Corporate IT services", "expense", True),
     ("64900", "Mainframe leasing", "expense", False),
     ("65000", "Legal fees", "expense", True),
     ("65100", "Audit and accounting fees", "expense", True),
@@ -156,6 +176,7 @@ ACCOUNTS: tuple[tuple[str, str, str, bool], ...] = (
     (ACCOUNT_HR_ALLOCATED_OUT, "HR costs allocated out", "expense", True),
     (ACCOUNT_FINANCE_ALLOCATED_OUT, "Finance costs allocated out", "expense", True),
     (ACCOUNT_MANAGEMENT_ALLOCATED_OUT, "Management costs allocated out", "expense", True),
+    (ACCOUNT_SERVICES_ALLOCATED_OUT, "Service cost centers allocated out (multi-level)", "expense", True),
 )
 INACTIVE_ACCOUNTS = tuple(a for a, _, _, active in ACCOUNTS if not active)
 
@@ -199,9 +220,32 @@ BALANCE_SHEET_COST_CENTER = {ENTITY_EE: "EE-FIN", ENTITY_US: "US-FIN"}
 CLOUD_COST_CENTER = {ENTITY_EE: "EE-IT-INFRA", ENTITY_US: "US-IT-CLOUD"}
 US_BUSINESS_UNITS = tuple(f"US-BU{i}" for i in range(1, 9))
 
+# Seed 000: 2,500,000.00 of corporate IT a quarter on (64200, US-IT), one journal a month, and the
+# IT cost each business unit consumed (`it_consumption`), from these known weights (percent) of
+# the drivers' shares over the eight units, with noise and two planted over-consumers.
+CORPORATE_IT_ENTITY = ENTITY_US
+CORPORATE_IT_COST_CENTER = "US-IT"
+CORPORATE_IT_ACCOUNT = "64200"
+CORPORATE_IT_QUARTER_CENTS = 250_000_000
+CORPORATE_IT_DOCUMENT_PREFIX = "US-CIT-"
+IT_CONSUMPTION_METRIC = "it_consumption"
+IT_CONSUMPTION_WEIGHTS = {"headcount": 0, "it_tickets": 20, "cloud_spend": 50, "app_licences": 30}
+IT_CONSUMPTION_NOISE = 0.05  # sigma of the lognormal noise per unit and month
+IT_OVERCONSUMERS = {"US-BU7": 1.8, "US-BU8": 2.0}  # consume this many times what their drivers say
+
 USAGE_METRICS = ("it_tickets", "cloud_spend", "app_licences", "floor_area", "revenue")
 # Seed-000 ranges for the eight US business units, per month (the seed states tickets and cloud
 # spend per quarter: 45-890 tickets and 12K-340K per quarter, a third of that per month).
+# Multi-level allocation: the other support functions each function serves (besides every operating
+# cost center). IT <-> HR and HR <-> facilities are reciprocal; finance and management are not served back.
+SERVICE_RELATIONS = {
+    FUNCTION_IT: (FUNCTION_HR, FUNCTION_FINANCE, FUNCTION_MANAGEMENT),
+    FUNCTION_HR: (FUNCTION_IT, FUNCTION_FACILITIES, FUNCTION_FINANCE),
+    FUNCTION_FACILITIES: (FUNCTION_IT, FUNCTION_HR, FUNCTION_FINANCE, FUNCTION_MANAGEMENT),
+    FUNCTION_FINANCE: (FUNCTION_MANAGEMENT,),
+    FUNCTION_MANAGEMENT: (),
+}
+MANAGEMENT_RETENTION_PERCENT = 5
 US_BU_RANGES = {
     "headcount": (15.0, 200.0),
     "it_tickets": (15.0, 297.0),
@@ -391,6 +435,13 @@ def period_range(end_period: str, periods: int) -> list[str]:
 def it_pool_document_id(period: str) -> str:
     """The id of the month's IT managed-services journal, e.g. EE-ITMS-202610."""
     return IT_POOL_DOCUMENT_PREFIX + period.replace("-", "")
+
+
+def corporate_it_month_cents(period: str) -> int:
+    """The month's share of the quarter's corporate IT pool: 833,333.34 in the first month of a
+    quarter, 833,333.33 in the other two, so a quarter holds exactly 2,500,000.00."""
+    month_in_quarter = parse_period(period) % 3
+    return int(largest_remainder(CORPORATE_IT_QUARTER_CENTS, [1.0, 1.0, 1.0])[month_in_quarter])
 
 
 def _month_days(ordinal: int) -> np.ndarray:
@@ -948,6 +999,25 @@ class _EntityMonth:
         led.add(IT_POOL_DOCUMENT_TYPE, pa.array([it_pool_document_id(self.period)]), np.zeros(1, np.int64), np.array([len(led.days) - 1]), lines)
         return 2
 
+    def corporate_it_pool(self) -> int:
+        """Seed 000's corporate IT journal of the month on (64200, US-IT); draws nothing at random."""
+        led = self.ledger
+        cents = corporate_it_month_cents(self.period)
+        lines = {
+            "doc": np.zeros(2, np.int64),
+            "line": np.array([1, 2]),
+            "account": np.array([_ACCOUNT_INDEX[CORPORATE_IT_ACCOUNT], _ACCOUNT_INDEX[ACCOUNT_PAYABLE]]),
+            "cc": np.array([_CC_INDEX[CORPORATE_IT_COST_CENTER], _CC_INDEX[self.bs_cc]]),
+            "product": np.full(2, -1),
+            "region": np.full(2, -1),
+            "debit": np.array([cents, 0], np.int64),
+            "credit": np.array([0, cents], np.int64),
+            "text": np.array([led.text("Corporate IT services (monthly share)"), led.text("Accounts payable")]),
+        }
+        doc_id = pa.array([CORPORATE_IT_DOCUMENT_PREFIX + self.period.replace("-", "")])
+        led.add("JOURNAL", doc_id, np.zeros(1, np.int64), np.array([len(led.days) - 1]), lines)
+        return 2
+
     def fixed_invoices(self, last_period: bool) -> list[tuple]:
         """(vendor, day, fixed id or None, [(account, cost center, cents, text)]) of the month's fixed bills."""
         month = self.ordinal % 12
@@ -1238,6 +1308,7 @@ TIMESHEET_SCHEMA = pa.schema(
 )
 HEADCOUNT_SCHEMA = pa.schema([("period", _S), ("cost_center", _S), ("headcount", pa.float64())])
 USAGE_SCHEMA = pa.schema([("period", _S), ("metric", _S), ("dimension", _S), ("cost_object", _S), ("value", pa.float64())])
+MATRIX_SCHEMA = pa.schema([("period", _S), ("entity", _S), ("source", _S), ("target", _S), ("percent", pa.float64())])
 
 
 class _Writer:
@@ -1364,6 +1435,7 @@ def _write_extracts(
         "ap_invoices": _Writer(root / f"ap_invoices.{ext}", AP_SCHEMA, file_format),
         "headcount": _Writer(root / f"headcount.{ext}", HEADCOUNT_SCHEMA, file_format),
         "usage_metrics": _Writer(root / f"usage_metrics.{ext}", USAGE_SCHEMA, file_format),
+        "allocation_matrix": _Writer(root / f"allocation_matrix.{ext}", MATRIX_SCHEMA, file_format),
     }
     row_counts["gl_lines"] = 0
     row_counts["timesheets"] = 0
@@ -1385,6 +1457,9 @@ def _write_extracts(
                 fixed_lines = month.payroll()
                 if entity == IT_POOL_ENTITY:
                     fixed_lines += month.it_pool()
+                if entity == CORPORATE_IT_ENTITY:
+                    # Not counted against the line budget, so every other draw of the month stays as it was.
+                    month.corporate_it_pool()
                 bills = month.fixed_invoices(last_period=period == months[-1])
                 fixed_lines += sum(len(b[3]) + 1 for b in bills)
                 variable = max(target - fixed_lines, 0)
@@ -1413,6 +1488,8 @@ def _write_extracts(
             }
             streams["headcount"].write(pa.table(headcount, schema=HEADCOUNT_SCHEMA))
             streams["usage_metrics"].write(_usage_table(period, drivers, revenue_cc, revenue_product))
+            streams["usage_metrics"].write(_it_consumption_table(period, drivers, _rng(seed, ordinal, IT_CONSUMPTION_METRIC)))
+            streams["allocation_matrix"].write(_matrix_table(period, drivers, _rng(seed, ordinal, "matrix")))
     finally:
         for writer in streams.values():
             writer.close()
@@ -1445,4 +1522,92 @@ def _usage_table(period: str, drivers: _Drivers, revenue_cc: np.ndarray, revenue
     return pa.table(
         {"period": [period] * len(metric), "metric": metric, "dimension": dimension, "cost_object": cost_object, "value": np.concatenate(value)},
         schema=USAGE_SCHEMA,
+    )
+
+
+def _it_consumption_table(period: str, drivers: _Drivers, rng: np.random.Generator) -> pa.Table:
+    """Seed 000's observed IT consumption of the US business units (USD, two decimals): the month's
+    corporate IT pool split by the known driver weights, times noise, times the planted over-consumption."""
+    rows = [i for i, c in enumerate(drivers.centers) if c.cost_center in US_BUSINESS_UNITS]
+    names = [drivers.centers[i].cost_center for i in rows]
+    values = {
+        "headcount": drivers.headcount[rows],
+        "it_tickets": drivers.it_tickets[rows],
+        "cloud_spend": drivers.cloud_cents[rows] / 100.0,
+        "app_licences": drivers.app_licences[rows],
+    }
+    key = sum(weight / 100.0 * values[d] / values[d].sum() for d, weight in IT_CONSUMPTION_WEIGHTS.items())
+    noise = np.exp(IT_CONSUMPTION_NOISE * rng.standard_normal(len(rows)))
+    factor = np.array([IT_OVERCONSUMERS.get(n, 1.0) for n in names])
+    consumed = np.rint(corporate_it_month_cents(period) * key * noise * factor) / 100.0
+    return pa.table(
+        {
+            "period": [period] * len(rows), "metric": [IT_CONSUMPTION_METRIC] * len(rows), "dimension": ["cost_center"] * len(rows),
+            "cost_object": names, "value": consumed,
+        },
+        schema=USAGE_SCHEMA,
+    )
+
+
+# --- multi-level allocation matrix -----------------------------------------------------------
+
+# Weight of a support center's headcount against an operating center's when a service is shared:
+# support staff use IT, HR and offices too, but less than the business does.
+_SUPPORT_CONSUMER_WEIGHT = 0.5
+# Extra weight by the consumer's role: engineering and research use more IT, sales and services more finance.
+_SERVICE_AFFINITY = {
+    FUNCTION_IT: {"engineering": 1.6, "research": 1.6, "product": 1.2},
+    FUNCTION_FINANCE: {"sales": 1.3, "services": 1.3},
+}
+# A sub-center passes a share of its total to its parent (its own, within this range, moving a
+# few percent from month to month), the rest to those it serves.
+_ROLLUP_SHARE = (0.2, 0.4)
+_ROLLUP_MONTHLY_NOISE = 0.03
+_BASIS_POINTS = 10_000
+
+
+def _matrix_table(period: str, drivers: _Drivers, rng: np.random.Generator) -> pa.Table:
+    """The month's allocation matrix: for each active support center, percents (two decimals,
+    summing to exactly 100) to the centers it serves, by their headcount."""
+    headcount = {c.cost_center: h for c, h in zip(drivers.centers, drivers.headcount)}
+    rows: list[tuple[str, str, str, int]] = []
+    for source in drivers.centers:
+        if source.kind != "support":
+            continue
+        serves = SERVICE_RELATIONS[source.function]
+        affinity = _SERVICE_AFFINITY.get(source.function, {})
+        consumers, weights = [], []
+        for center in drivers.centers:
+            if center.entity != source.entity or center.cost_center in (source.cost_center, source.parent):
+                continue
+            if center.kind == "operating":
+                weight = headcount[center.cost_center] * affinity.get(center.role, 1.0)
+            elif center.function in serves:
+                weight = headcount[center.cost_center] * _SUPPORT_CONSUMER_WEIGHT
+            else:
+                continue
+            consumers.append(center.cost_center)
+            weights.append(weight)
+        fixed: list[tuple[str, int]] = []
+        if source.parent is not None:
+            low, high = _ROLLUP_SHARE
+            base = low + (high - low) * (zlib.crc32(source.cost_center.encode()) % 1000) / 1000
+            share = np.clip(base * (1.0 + _ROLLUP_MONTHLY_NOISE * rng.standard_normal()), low, high)
+            fixed.append((source.parent, int(round(share * _BASIS_POINTS))))
+        elif source.function == FUNCTION_MANAGEMENT:
+            fixed.append((source.cost_center, MANAGEMENT_RETENTION_PERCENT * 100))
+        left = _BASIS_POINTS - sum(bp for _, bp in fixed)
+        shares = largest_remainder(left, np.asarray(weights, dtype=np.float64))
+        for target, bp in fixed + list(zip(consumers, shares.tolist())):
+            if bp > 0:
+                rows.append((source.entity, source.cost_center, target, int(bp)))
+    return pa.table(
+        {
+            "period": [period] * len(rows),
+            "entity": [r[0] for r in rows],
+            "source": [r[1] for r in rows],
+            "target": [r[2] for r in rows],
+            "percent": pa.array([r[3] / 100 for r in rows], pa.float64()),
+        },
+        schema=MATRIX_SCHEMA,
     )

@@ -173,6 +173,21 @@ class UsageMetrics(_Extract):
         unique = ["period", "metric", "dimension", "cost_object"]
 
 
+class AllocationMatrix(_Extract):
+    """Multi-level allocation matrix: percent of a source cost center's total (own cost plus what
+    it receives) sent to a target each period; source = target is explicit retention, and what a
+    source does not send it keeps."""
+
+    period: Series[str] = pa.Field(str_matches=PERIOD_PATTERN, description="YYYY-MM")
+    entity: Series[str] = pa.Field(description="entity code")
+    source: Series[str] = pa.Field(description="cost center that sends (a service cost center)")
+    target: Series[str] = pa.Field(description="cost center that receives; the source itself for retention")
+    percent: Series[float] = pa.Field(ge=0, le=100, description="percent of the source's total sent to the target")
+
+    class Config:
+        unique = ["period", "entity", "source", "target"]
+
+
 # --- produced by the core ----------------------------------------------------------------------
 
 

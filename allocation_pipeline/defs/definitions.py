@@ -6,9 +6,12 @@ from sqlalchemy.engine import make_url
 from allocation_pipeline import settings
 from allocation_pipeline.defs.allocation import assets as allocation
 from allocation_pipeline.defs.ingestion import assets as ingestion
+from allocation_pipeline.defs.insights import assets as insights
+from allocation_pipeline.defs.insights import jobs as insights_jobs
 from allocation_pipeline.defs.jobs import period_close_job
 from allocation_pipeline.defs.ledger import actions as ledger_actions
 from allocation_pipeline.defs.ledger import assets as ledger
+from allocation_pipeline.defs.multilevel import assets as multilevel
 from allocation_pipeline.defs.resources import default_resources
 from allocation_pipeline.defs.schedules import period_close_schedule
 
@@ -27,8 +30,11 @@ def build_definitions() -> dg.Definitions:
     return dg.Definitions.merge(
         ingestion.defs,
         allocation.defs,
+        multilevel.defs,
         ledger.defs,
         ledger_actions.defs,
+        insights.defs,
+        insights_jobs.defs,
         dg.Definitions(
             jobs=[period_close_job],
             schedules=[period_close_schedule],

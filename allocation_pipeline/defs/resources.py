@@ -7,6 +7,7 @@ import dagster as dg
 import sqlalchemy as sa
 
 from allocation_pipeline import settings
+from allocation_pipeline.core.multilevel_config import MultilevelConfig, load_multilevel
 from allocation_pipeline.core.rules import RuleSet, load_rules
 from allocation_pipeline.warehouse.engine import ensure_schema, make_engine
 
@@ -41,6 +42,10 @@ class RulesResource(dg.ConfigurableResource):
 
     def load(self) -> RuleSet:
         return load_rules(self.path)
+
+    def load_multilevel(self) -> MultilevelConfig:
+        """The file's `multilevel:` section (multi-level allocations)."""
+        return load_multilevel(self.path)
 
 
 def _env_or(name: str, default: str) -> str | dg.EnvVar:

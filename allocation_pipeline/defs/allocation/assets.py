@@ -94,8 +94,16 @@ def allocation_runs(
         "runs": dg.MetadataValue.int(len(outcome.runs)),
         "rules_in_force": dg.MetadataValue.int(len(applicable)),
         "rules_file": dg.MetadataValue.path(rules.path),
-        "by_rule": markdown_table(summary.drop(columns=["total_debit_cents"])),
-        "notes": dg.MetadataValue.md("\n".join(f"- {n}" for n in outcome.notes + [n for r in outcome.runs for n in r.notes]) or "_none_"),
+        "by_rule": markdown_table(
+            summary.drop(columns=["total_debit_cents"]).assign(
+                source=[_source_text(rule_set.get(r.rule_id)) for r in outcome.runs],
+                total=[format_money(r.total_debit_cents) for r in outcome.runs],
+                notes=[len(r.notes) for r in outcome.runs],
+            )[["run_id", "rule_id", "entity", "method", "source", "pool", "targets", "total", "currency", "notes"]]
+        ),
+        "notes": dg.MetadataValue.md(
+            "\n".join(f"- {n}" for n in outcome.notes + [f"rule {r.rule_id}: {n}" for r in outcome.runs for n in r.notes]) or "_none_"
+        ),
     }
     if stored is not None:
         for name in ("created", "recalculated", "unchanged", "superseded", "approved"):
@@ -116,6 +124,15 @@ def allocation_runs(
         passed=not problems,
         metadata={"errors": dg.MetadataValue.int(len(problems)), "details": dg.MetadataValue.md("\n".join(f"- {e}" for e in problems) or "_no errors_")},
     )
+
+
+def _source_text(rule) -> str:
+    """A rule's pool in a few words for the metadata table: accounts, then cost centers if filtered."""
+    source = getattr(rule, "source", None)
+    if source is None or not getattr(source, "accounts", None):
+        return "-"
+    accounts = ", ".join(r.low if r.low == r.high else f"{r.low}-{r.high}" for r in source.accounts)
+    return accounts + (f" @ {', '.join(source.cost_centers)}" if source.cost_centers else "")
 
 
 defs = dg.Definitions(assets=[driver_values, allocation_runs])

@@ -23,6 +23,7 @@ WAREHOUSE_TABLES = {
     "fiscal_periods": "dim_fiscal_periods",
     "gl_lines": "gl_lines",
     "ap_invoices": "ap_invoices",
+    "allocation_matrix": "allocation_matrix",
 }
 DESCRIPTIONS = {
     "entities": "Legal entities and their currencies, cleaned.",
@@ -35,6 +36,7 @@ DESCRIPTIONS = {
     "timesheets": "Timesheet hours of the fiscal month, cleaned.",
     "headcount": "Headcount (FTE) per cost center for the fiscal month, cleaned.",
     "usage_metrics": "Usage metrics of the fiscal month (each metric is a driver), cleaned.",
+    "allocation_matrix": "Multi-level allocation matrix of the fiscal month (source x target percent per entity), cleaned.",
 }
 
 

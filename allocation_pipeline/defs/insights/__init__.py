@@ -1,0 +1,1 @@
+"""Insights of each fiscal month: driver analysis, anomaly flags, profitability and narratives; what-if scenarios."""

@@ -1,0 +1,214 @@
+"""Insight assets of the fiscal month: driver analysis, anomaly flags (with checks), profitability
+and narratives, read from and written to the warehouse; the core does the work."""
+
+
+import dagster as dg
+import pandas as pd
+
+from allocation_pipeline.core.allocation import AllocationError, resolve_targets
+from allocation_pipeline.core.insights.anomalies import Flag, allocations_from_lines, detect_flags, flags_frame
+from allocation_pipeline.core.insights.config import InsightsConfig, InsightsConfigError, load_insights, pool_rule, shift_period
+from allocation_pipeline.core.insights.driver_analysis import analyse_drivers
+from allocation_pipeline.core.insights.narrative import narratives
+from allocation_pipeline.core.insights.profitability import allocated_net, profitability as profitability_table, unprofitable_flags
+from allocation_pipeline.core.money import format_money
+from allocation_pipeline.core.rules import RulesError
+from allocation_pipeline.defs.metadata import markdown_table
+from allocation_pipeline.defs.partitions import fiscal_month_partitions, period_of
+from allocation_pipeline.defs.resources import RulesResource, WarehouseResource
+from allocation_pipeline.warehouse import insights_store as store
+
+# One check per flag kind on anomaly_flags. Blocking in the graph; a failing check blocks only
+# when one of its flags is configured to block (`insights.blocking`), else it is a warning.
+FLAG_CHECKS = {
+    "consumption_gap": ("allocated_shares_match_consumption", "No target's allocated share is far from its share of observed consumption."),
+    "peer_outlier": ("unit_costs_in_line_with_peers", "No target pays a cost per unit far from its peers' (median and MAD)."),
+    "period_jump": ("no_unexplained_jumps", "No target's amount jumps against the previous period beyond the threshold."),
+    "fit_drop": ("driver_fits_hold", "No rule's key follows consumption much less well than in earlier periods."),
+}
+
+
+def _config(rules: RulesResource) -> InsightsConfig:
+    try:
+        return load_insights(rules.path)
+    except InsightsConfigError as exc:
+        raise dg.Failure(description=str(exc)) from exc
+
+
+def _rules_by_id(rules: RulesResource) -> dict:
+    try:
+        return {r.id: r for r in rules.load().rules}
+    except RulesError as exc:
+        raise dg.Failure(description=str(exc)) from exc
+
+
+@dg.asset(group_name="insights", partitions_def=fiscal_month_partitions, deps=["driver_values", "cost_centers"], kinds={"pandas", "scipy"})
+def driver_analysis(context: dg.AssetExecutionContext, warehouse: WarehouseResource, rules: RulesResource) -> dg.Output[pd.DataFrame]:
+    """Driver analysis of every insights pool over the months up to this one: correlation, non-negative
+    weights, fit and a recommendation, or a plain statement that there is too little data."""
+    period = period_of(context.partition_key)
+    config = _config(rules)
+    rule_set = rules.load()
+    with warehouse.get_engine().connect() as conn:
+        history = store.driver_history(conn, shift_period(period, -(config.history_periods - 1)), period)
+        cost_centers, _, _ = store.master_data(conn)
+    frames, reports = [], []
+    for pool in config.pools:
+        try:
+            rule = pool_rule(pool, rule_set)
+            targets = resolve_targets(rule.target, cost_centers, rule.entity)
+        except (InsightsConfigError, AllocationError) as exc:
+            raise dg.Failure(description=f"insights pool {pool.id}: {exc}") from exc
+        analysis = analyse_drivers(
+            history, pool.consumption, pool.candidates, pool_id=pool.id, dimension=rule.target.dimension, targets=targets,
+            min_periods=config.min_periods,
+        )
+        frames.append(analysis.frame(period))
+        reports.append(analysis.report())
+    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    with warehouse.get_engine().begin() as conn:
+        store.replace_period(conn, "driver_analysis", frame, period)
+    summary = frame.drop_duplicates("pool_id")[["pool_id", "status", "periods_used", "recommendation", "weighted_r2"]] if not frame.empty else frame
+    return dg.Output(
+        frame,
+        metadata={
+            "pools": dg.MetadataValue.int(len(config.pools)),
+            "periods_in_warehouse": dg.MetadataValue.int(history["period"].nunique()),
+            "by_pool": markdown_table(summary),
+            "analysis": dg.MetadataValue.md("\n\n".join(f"```\n{r}\n```" for r in reports) or "_no insights pools configured_"),
+        },
+    )
+
+
+@dg.asset(
+    group_name="insights",
+    partitions_def=fiscal_month_partitions,
+    deps=["allocation_runs", "driver_values"],
+    kinds={"pandas"},
+    check_specs=[dg.AssetCheckSpec(name, asset="anomaly_flags", blocking=True, description=text) for name, text in FLAG_CHECKS.values()],
+)
+def anomaly_flags(context: dg.AssetExecutionContext, warehouse: WarehouseResource, rules: RulesResource):
+    """Anomaly flags of the month's rule runs: shares far from consumption, unit costs far from peers,
+    jumps against the previous month, and keys whose fit dropped; each with severity, figures and a sentence."""
+    period = period_of(context.partition_key)
+    previous = shift_period(period, -1)
+    config = _config(rules)
+    by_id = _rules_by_id(rules)
+    with warehouse.get_engine().connect() as conn:
+        lines = store.rule_run_lines(conn, period)
+        previous_lines = store.rule_run_lines(conn, previous)
+        history = store.driver_history(conn, shift_period(period, -(config.history_periods - 1)), period)
+    values = history[history["period"] == period]
+    previous_values = history[history["period"] == previous]
+    flags: list[Flag] = []
+    if not lines.empty:
+        flags = detect_flags(
+            period, allocations_from_lines(lines, by_id), values, config, by_id,
+            previous=allocations_from_lines(previous_lines, by_id) if not previous_lines.empty else None,
+            previous_driver_values=previous_values, history=history,
+        )
+    with warehouse.get_engine().begin() as conn:
+        store.store_flags(conn, period, flags)
+    frame = flags_frame(flags)
+    yield dg.Output(
+        frame,
+        metadata={
+            "flags": dg.MetadataValue.int(len(flags)),
+            "blocking": dg.MetadataValue.int(sum(f.blocking for f in flags)),
+            "runs_checked": dg.MetadataValue.int(lines["run_id"].nunique() if not lines.empty else 0),
+            "by_kind": markdown_table(frame.groupby(["kind", "severity"]).size().reset_index(name="flags") if not frame.empty else frame),
+            "flag_list": markdown_table(frame[["severity", "kind", "rule_id", "cost_object", "message"]] if not frame.empty else frame),
+        },
+    )
+    for kind, (check, _) in FLAG_CHECKS.items():
+        yield _check_result(check, [f for f in flags if f.kind == kind])
+
+
+@dg.asset(
+    group_name="insights",
+    partitions_def=fiscal_month_partitions,
+    deps=["allocation_runs", "multilevel_allocation", "gl_lines", "accounts"],
+    kinds={"pandas"},
+    check_specs=[
+        dg.AssetCheckSpec(
+            "allocation_leaves_objects_profitable", asset="profitability", blocking=True,
+            description="No cost center with revenue turns from profit to loss through allocated cost.",
+        )
+    ],
+)
+def profitability(context: dg.AssetExecutionContext, warehouse: WarehouseResource, rules: RulesResource):
+    """Profitability after allocation per cost center with revenue: revenue, direct cost, allocated cost
+    (every run of the month, multi-level included), margin; cost centers that allocation turns unprofitable."""
+    period = period_of(context.partition_key)
+    config = _config(rules)
+    with warehouse.get_engine().connect() as conn:
+        balances = store.gl_balances_of(conn, period)
+        _, entities, accounts = store.master_data(conn)
+        lines = store.all_run_lines(conn, period)
+    table = profitability_table(period, balances, accounts, allocated_net(lines), entities)
+    flags = unprofitable_flags(table, config)
+    with warehouse.get_engine().begin() as conn:
+        store.replace_period(conn, "profitability", table, period)
+    shown = table.assign(
+        **{c.removesuffix("_cents"): [format_money(v) for v in table[c]] for c in ("revenue_cents", "direct_cost_cents", "allocated_cost_cents", "margin_cents")}
+    )[["entity", "cost_center", "currency", "revenue", "direct_cost", "allocated_cost", "margin", "margin_percent", "turned_unprofitable"]]
+    yield dg.Output(
+        table,
+        metadata={
+            "cost_centers_with_revenue": dg.MetadataValue.int(len(table)),
+            "turned_unprofitable": dg.MetadataValue.int(len(flags)),
+            "by_cost_center": markdown_table(shown),
+        },
+    )
+    yield _check_result("allocation_leaves_objects_profitable", flags)
+
+
+@dg.asset(group_name="insights", partitions_def=fiscal_month_partitions, deps=["anomaly_flags", "profitability"], kinds={"pandas"})
+def allocation_narratives(context: dg.AssetExecutionContext, warehouse: WarehouseResource, rules: RulesResource) -> dg.Output[pd.DataFrame]:
+    """The month's allocation explained in sentences, for the month and for each rule: amounts, methods and
+    drivers, largest receivers, largest changes against the previous month and why, flags, profitability."""
+    period = period_of(context.partition_key)
+    previous = shift_period(period, -1)
+    config = _config(rules)
+    by_id = _rules_by_id(rules)
+    with warehouse.get_engine().connect() as conn:
+        lines = store.rule_run_lines(conn, period)
+        previous_lines = store.rule_run_lines(conn, previous)
+        values = store.driver_history(conn, previous, period)
+        flags = store.period_flags(conn, period)
+        table = store.period_profitability(conn, period)
+    if not table.empty:
+        flags += unprofitable_flags(table, config)
+    frame = narratives(
+        period, lines, by_id, values[values["period"] == period], flags, previous, previous_lines,
+        values[values["period"] == previous], table if not table.empty else None,
+    )
+    with warehouse.get_engine().begin() as conn:
+        store.replace_period(conn, "narratives", frame.rename(columns={"text": "narrative"}), period)
+    return dg.Output(
+        frame,
+        metadata={
+            "period_narrative": dg.MetadataValue.md(frame["text"].iloc[0]),
+            "rules": dg.MetadataValue.int(int((frame["scope"] == "rule").sum())),
+            "by_rule": dg.MetadataValue.md("\n\n".join(f"**{r.rule_id}** ({r.entity}): {r.text}" for r in frame.iloc[1:].itertuples()) or "_no runs_"),
+        },
+    )
+
+
+def _check_result(check: str, flags: list[Flag]) -> dg.AssetCheckResult:
+    """Passes without flags; fails as a warning, or as an error (blocking) when a flag is configured to block."""
+    blocking = [f for f in flags if f.blocking]
+    return dg.AssetCheckResult(
+        check_name=check,
+        passed=not flags,
+        severity=dg.AssetCheckSeverity.ERROR if blocking else dg.AssetCheckSeverity.WARN,
+        metadata={
+            "flags": dg.MetadataValue.int(len(flags)),
+            "blocking_flags": dg.MetadataValue.int(len(blocking)),
+            "high": dg.MetadataValue.int(sum(f.severity == "high" for f in flags)),
+            "details": dg.MetadataValue.md("\n".join(f"- [{f.severity}] {f.message}" for f in flags) or "_none_"),
+        },
+    )
+
+
+defs = dg.Definitions(assets=[driver_analysis, anomaly_flags, profitability, allocation_narratives])

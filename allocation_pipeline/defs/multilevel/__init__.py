@@ -1,0 +1,1 @@
+"""Multi-level allocation between service cost centers for a fiscal month."""

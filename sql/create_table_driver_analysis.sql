@@ -1,0 +1,22 @@
+CREATE TABLE IF NOT EXISTS driver_analysis (
+    period VARCHAR NOT NULL,
+    pool_id VARCHAR NOT NULL,
+    driver VARCHAR NOT NULL,
+    correlation DOUBLE PRECISION,
+    r2 DOUBLE PRECISION,
+    error_points DOUBLE PRECISION,
+    weight_percent INTEGER NOT NULL,
+    note VARCHAR,
+    consumption VARCHAR NOT NULL,
+    status VARCHAR NOT NULL,
+    periods_used INTEGER NOT NULL,
+    first_period VARCHAR,
+    last_period VARCHAR,
+    cost_objects INTEGER NOT NULL,
+    weighted_r2 DOUBLE PRECISION,
+    weighted_error_points DOUBLE PRECISION,
+    recommended_method VARCHAR,
+    recommended_parameters VARCHAR,
+    recommendation VARCHAR,
+    rationale VARCHAR
+)

@@ -1,0 +1,1 @@
+DROP VIEW IF EXISTS v_allocations_by_pool

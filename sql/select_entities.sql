@@ -1,0 +1,3 @@
+SELECT entity, name, currency
+FROM dim_entities
+ORDER BY entity
