@@ -75,6 +75,20 @@ def gl_balances(gl_lines: pd.DataFrame) -> pd.DataFrame:
     return grouped[grouped["balance_cents"] != 0].reset_index(drop=True)
 
 
+@dataclass(frozen=True)
+class DocumentSource:
+    """A source document for document-linked rules.
+
+    `lines`: the document's GL lines (entity, account, cost_center, product, region, currency,
+    balance_cents = debit - credit). `allocated`: cents each account already gave to other runs
+    that are not voided or rejected (the rule's own earlier run of the period excluded).
+    """
+
+    document_id: str
+    lines: pd.DataFrame
+    allocated: Mapping[str, int] = field(default_factory=dict)
+
+
 def allocate_period(
     period: str,
     rules: list[Rule],
@@ -83,11 +97,13 @@ def allocate_period(
     cost_centers: pd.DataFrame,
     entities: pd.DataFrame,
     methods: Mapping[str, AllocationMethod] | None = None,
+    documents: Mapping[str, DocumentSource] | None = None,
 ) -> AllocationOutcome:
     """Allocate every rule in order. A later rule sees what earlier rules allocated in its pool.
 
     Rules that cannot be allocated raise one AllocationError listing every failing rule; an empty
-    pool is not an error: no run, and a note says so.
+    pool is not an error: no run, and a note says so. Document-linked rules pool from
+    `documents` (see DocumentSource); their runs carry the document id.
     """
     methods = methods if methods is not None else available_methods()
     currencies = dict(zip(entities["entity"], entities["currency"]))
@@ -99,9 +115,13 @@ def allocate_period(
     runs: list[RunDraft] = []
     notes: list[str] = []
     errors: list[str] = []
+    taken: dict[tuple[str, str], int] = {}  # (document, account) -> cents taken by this period's earlier rules
     for rule in rules:
         try:
-            pool = ledger.select(rule.source, rule.entity)
+            if rule.source.document is not None:
+                pool = _document_pool(rule, (documents or {}).get(rule.source.document), taken)
+            else:
+                pool = ledger.select(rule.source, rule.entity)
             if pool.cents == 0:
                 notes.append(f"rule {rule.id}: pool is empty in {period}; no run")
                 continue
@@ -113,6 +133,10 @@ def allocate_period(
                 raise AllocationError(f"pool holds {', '.join(foreign)} amounts but entity {rule.entity} books in {currency}")
             members = resolver.members(rule.target, rule.entity)
             run, columns = _allocate_rule(period, rule, pool, currency, members, lambda d: drivers.get(d, no_drivers), methods)
+            if rule.source.document is not None:
+                run = RunDraft(**{**run.__dict__, "source_document": rule.source.document})
+                for account, cents in document_takings(run).items():
+                    taken[(rule.source.document, account)] = taken.get((rule.source.document, account), 0) + cents
         except (AllocationError, MethodError) as exc:
             errors.append(f"rule {rule.id} ({rule.entity}, {period}): {exc}")
             continue
@@ -188,6 +212,49 @@ class _PoolLedger:
         self.account_number[window] = _account_numbers(self.text["account"][window])
         self.balance[window] = np.asarray(lines["debit_cents"], dtype=np.int64) - np.asarray(lines["credit_cents"], dtype=np.int64)
         self.size += count
+
+
+def document_takings(run: RunDraft) -> dict[str, int]:
+    """Cents a run takes from each account of its source document (its source lines, net)."""
+    sources = run.lines[run.lines["role"] == "source"]
+    net = (sources["credit_cents"] - sources["debit_cents"]).groupby(sources["account"].astype(str)).sum()
+    return {account: abs(int(cents)) for account, cents in net.items()}
+
+
+def _document_pool(rule: Rule, document: DocumentSource | None, taken: Mapping[tuple[str, str], int]) -> _Pool:
+    """The document's lines on the rule's accounts, less what other runs took from each account.
+
+    An account line allocated in part is pooled as its remaining amount (or the rule's `amount`)
+    on the cost center of its largest line. Over-allocation is not clipped here: the run's
+    validation reports it with the amounts, so the analyst sees it.
+    """
+    if document is None or document.lines.empty:
+        raise AllocationError(f"source document {rule.source.document} has no GL lines in the warehouse")
+    lines = document.lines[document.lines["entity"] == rule.entity]
+    if lines.empty:
+        raise AllocationError(f"source document {rule.source.document} has no GL lines in entity {rule.entity}")
+    wanted = {r.low for r in rule.source.accounts}
+    present = set(lines["account"].astype(str))
+    missing = sorted(wanted - present, key=lambda a: (len(a), a))
+    if missing:
+        available = ", ".join(sorted(present, key=lambda a: (len(a), a)))
+        raise AllocationError(f"account(s) {', '.join(missing)} are not on source document {rule.source.document} (available accounts: {available})")
+    rows = []
+    for account in sorted(wanted, key=lambda a: (len(a), a)):
+        own = lines[lines["account"].astype(str) == account]
+        total = int(own["balance_cents"].sum())
+        sign = 1 if total >= 0 else -1
+        allocated = int(document.allocated.get(account, 0)) + int(taken.get((document.document_id, account), 0))
+        if rule.source.amount_cents is None and allocated == 0:
+            rows += [tuple(r) for r in own[["account", "cost_center", "product", "region", "currency", "balance_cents"]].itertuples(index=False)]
+            continue
+        take = rule.source.amount_cents if rule.source.amount_cents is not None else max(abs(total) - allocated, 0)
+        largest = own.loc[own["balance_cents"].abs().idxmax()]
+        rows.append((account, largest["cost_center"], largest["product"], largest["region"], largest["currency"], sign * take))
+    frame = pd.DataFrame(rows, columns=["account", "cost_center", "product", "region", "currency", "balance_cents"])
+    frame = frame[frame["balance_cents"] != 0]
+    text = {k: frame[k].astype("string").fillna("").to_numpy(dtype=object) for k in ("account", "cost_center", "product", "region", "currency")}
+    return _Pool(text["account"], text["cost_center"], text["product"], text["region"], text["currency"], frame["balance_cents"].to_numpy(np.int64))
 
 
 def _account_numbers(accounts: np.ndarray) -> np.ndarray:

@@ -46,11 +46,18 @@ class AccountRange:
 
 @dataclass(frozen=True)
 class SourceFilter:
-    """Which GL balances form the pool. None means "any"; `dimensions` filters product, region, ..."""
+    """Which GL balances form the pool. None means "any"; `dimensions` filters product, region, ...
+
+    With `document` set, the pool is that source document's GL lines on `accounts` (AP invoice
+    lines, say), less what other runs already took from each account; `amount_cents` takes only
+    that much (a partial allocation of one account line).
+    """
 
     accounts: tuple[AccountRange, ...]
     cost_centers: tuple[str, ...] | None = None
     dimensions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    document: str | None = None
+    amount_cents: int | None = None
 
 
 @dataclass(frozen=True)
@@ -287,13 +294,35 @@ def _parse_source(raw: Any, problems: list[str]) -> SourceFilter | None:
         elif not isinstance(members, list) or not members:
             problems.append(f"source.dimensions.{dimension}: must be a non-empty list of members")
             del dimensions[dimension]
-    unknown = sorted(set(raw) - {"accounts", "cost_centers", "dimensions"})
+    unknown = sorted(set(raw) - {"accounts", "cost_centers", "dimensions", "document", "amount"})
     if unknown:
         problems.append(f"source: unknown field(s) {', '.join(unknown)}")
+    document, amount_cents = raw.get("document"), None
+    if document is not None:
+        if not isinstance(document, str) or not document.strip():
+            problems.append("source.document: must be a document id such as EE-BILL000527")
+            document = None
+        if cost_centers is not None or dimensions:
+            problems.append("source.document: the document's own lines are the pool; drop cost_centers and dimensions")
+        if any(r.low != r.high for r in ranges):
+            problems.append("source.accounts: list the document's account lines one by one, not ranges")
+    if raw.get("amount") is not None:
+        if document is None:
+            problems.append("source.amount: only a document-linked source takes an amount")
+        elif len(ranges) != 1:
+            problems.append("source.amount: a partial amount applies to exactly one account line")
+        try:
+            amount_cents = decimal_to_cents(str(raw["amount"]))
+            if amount_cents <= 0:
+                problems.append("source.amount: must be greater than zero")
+        except (ValueError, ArithmeticError) as exc:
+            problems.append(f"source.amount: {exc}")
     return SourceFilter(
         accounts=tuple(ranges),
         cost_centers=None if cost_centers is None else tuple(cost_centers),
         dimensions={k: tuple(map(str, v)) for k, v in dimensions.items()},
+        document=document.strip() if isinstance(document, str) else None,
+        amount_cents=amount_cents,
     )
 
 

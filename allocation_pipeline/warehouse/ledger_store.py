@@ -394,17 +394,34 @@ def void_run(conn: sa.Connection, run_id: str, by: str, reason: str, period: str
 # --- source documents -----------------------------------------------------------------------------
 
 
-def document_context(conn: sa.Connection, document_id: str, exclude_run_id: str | None = None) -> DocumentContext | None:
+def document_context(
+    conn: sa.Connection, document_id: str, exclude_run_id: str | None = None, exclude_rule_id: str | None = None
+) -> DocumentContext | None:
     """What the ledger knows of a source document: its accounts and amounts on the GL lines, and
     what earlier runs that are not voided (or rejected) took from each account. None when the
     document has no GL lines in the warehouse."""
     amounts = read_frame(conn, sql_text("select_document_gl_amounts"), {"document_id": document_id})
     if amounts.empty:
         return None
-    allocations = read_frame(conn, sql_text("select_document_allocations"), {"document_id": document_id, "exclude_run_id": exclude_run_id or ""})
+    allocations = read_frame(
+        conn,
+        sql_text("select_document_allocations"),
+        {"document_id": document_id, "exclude_run_id": exclude_run_id or "", "exclude_rule_id": exclude_rule_id or ""},
+    )
     by_account = {str(r.account): abs(int(r.debit_cents) - int(r.credit_cents)) for r in amounts.itertuples()}
     allocations = allocations.astype({"cents": "int64"}) if not allocations.empty else pd.DataFrame({"run_id": [], "account": [], "cents": []})
     return DocumentContext(document_id=document_id, amounts=by_account, allocations=allocations)
+
+
+def document_source(conn: sa.Connection, document_id: str, rule_id: str):
+    """A DocumentSource for a document-linked rule: the document's GL lines and what runs other
+    than the rule's own took from each account."""
+    from allocation_pipeline.core.allocation import DocumentSource
+
+    lines = read_frame(conn, sql_text("select_document_gl_lines"), {"document_id": document_id})
+    context = document_context(conn, document_id, exclude_rule_id=rule_id)
+    allocated = {} if context is None else {a: context.allocated(a)[0] for a in context.amounts}
+    return DocumentSource(document_id=document_id, lines=lines.astype({"balance_cents": "int64"}) if not lines.empty else lines, allocated=allocated)
 
 
 def document_header(conn: sa.Connection, document_id: str) -> pd.DataFrame:

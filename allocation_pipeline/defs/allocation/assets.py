@@ -4,15 +4,15 @@
 import dagster as dg
 import pandas as pd
 
-from allocation_pipeline.core.allocation import AllocationError, allocate_period, gl_balances
+from allocation_pipeline.core.allocation import AllocationError, allocate_period, document_takings, gl_balances
 from allocation_pipeline.core.drivers import compute_driver_values
 from allocation_pipeline.core.money import format_money
-from allocation_pipeline.core.validation import RunToValidate, validate_run
+from allocation_pipeline.core.validation import DocumentContext, RunToValidate, validate_run
 from allocation_pipeline.defs.metadata import markdown_table
 from allocation_pipeline.defs.partitions import fiscal_month_partitions, period_of
 from allocation_pipeline.defs.resources import RulesResource, WarehouseResource
 from allocation_pipeline.warehouse.bulk import replace_rows
-from allocation_pipeline.warehouse.ledger_store import store_pipeline_runs
+from allocation_pipeline.warehouse.ledger_store import document_context, document_source, store_pipeline_runs
 
 
 @dg.asset(group_name="allocation", partitions_def=fiscal_month_partitions, kinds={"pandas"})
@@ -59,15 +59,23 @@ def allocation_runs(
     period = period_of(context.partition_key)
     rule_set = rules.load()
     applicable = rule_set.for_period(period)
+    linked = [r for r in applicable if r.source.document is not None]
+    documents, contexts = {}, {}
+    if linked:
+        # Document-linked rules pool from the document's GL lines and what other runs took from it.
+        with warehouse.get_engine().connect() as conn:
+            for rule in linked:
+                documents[rule.source.document] = document_source(conn, rule.source.document, rule.id)
+                contexts[rule.id] = document_context(conn, rule.source.document, exclude_rule_id=rule.id)
     try:
-        outcome = allocate_period(period, applicable, gl_balances(gl_lines), driver_values, cost_centers, entities)
+        outcome = allocate_period(period, applicable, gl_balances(gl_lines), driver_values, cost_centers, entities, documents=documents)
     except AllocationError as exc:
         raise dg.Failure(description=f"allocation of {period} failed: {exc}") from exc
     unbalanced = [r for r in outcome.runs if r.total_debit_cents != r.total_credit_cents]
     problems = [
         error
-        for r in outcome.runs
-        for error in validate_run(RunToValidate(run=f"rule {r.rule_id} ({r.entity})", lines=r.lines, accounts=accounts))
+        for r, document in zip(outcome.runs, _batch_contexts(outcome.runs, contexts))
+        for error in validate_run(RunToValidate(run=f"rule {r.rule_id} ({r.entity})", lines=r.lines, accounts=accounts, document=document))
         if error.rule != "balance"
     ]
     stored = None
@@ -133,6 +141,23 @@ def _source_text(rule) -> str:
         return "-"
     accounts = ", ".join(r.low if r.low == r.high else f"{r.low}-{r.high}" for r in source.accounts)
     return accounts + (f" @ {', '.join(source.cost_centers)}" if source.cost_centers else "")
+
+
+def _batch_contexts(runs: list, contexts: dict) -> list:
+    """Each document-linked run's document context, counting what earlier runs of this batch took
+    from the same document (they are not in the warehouse yet)."""
+    out, earlier = [], {}
+    for run in runs:
+        context = contexts.get(run.rule_id)
+        if context is None or run.source_document is None:
+            out.append(None)
+            continue
+        extra = pd.DataFrame(earlier.get(run.source_document, []), columns=["run_id", "account", "cents"])
+        out.append(DocumentContext(context.document_id, context.amounts, pd.concat([context.allocations, extra], ignore_index=True)))
+        earlier.setdefault(run.source_document, []).extend(
+            (f"rule {run.rule_id}", account, cents) for account, cents in document_takings(run).items()
+        )
+    return out
 
 
 defs = dg.Definitions(assets=[driver_values, allocation_runs])

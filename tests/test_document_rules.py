@@ -1,0 +1,150 @@
+"""Document-linked allocation from rules: pools taken from a source document's GL lines, partial
+amounts per account line, remaining balances, and the seed's validation messages when a rule
+asks for more than is left; in the core and through the pipeline (DuckDB and PostgreSQL).
+"""
+
+import pandas as pd
+import pytest
+import yaml
+
+import dagster as dg
+from allocation_pipeline.core.allocation import AllocationError, DocumentSource, allocate_period, gl_balances
+from allocation_pipeline.core.rules import RulesError, parse_rules
+from allocation_pipeline.defs.definitions import build_definitions
+from allocation_pipeline.reporting import run_failures
+from tests.conftest import SAMPLE_PARTITION, pipeline_resources
+from tests.test_allocation_core import COST_CENTERS, ENTITIES, drivers, gl
+
+INVOICE = DocumentSource(
+    "EE-BILL000528",
+    pd.DataFrame(
+        {
+            "entity": ["EE"] * 3, "account": ["60002", "61000", "2000"], "cost_center": ["EE-ENG", "EE-SAL", "EE-FIN"],
+            "product": [None] * 3, "region": [None] * 3, "currency": ["EUR"] * 3, "balance_cents": [12000, 35000, -47000],
+        }
+    ),
+)
+
+
+def rule(**source):
+    return {
+        "id": "invoice_split", "entity": "EE", "source": {"document": "EE-BILL000528", **source},
+        "method": "even_split", "target": {"members": ["EE-ENG", "EE-PRD"]}, "accounts": {"debit": "69000"},
+    }
+
+
+def allocate(raw, document=INVOICE):
+    rules = parse_rules({"rules": [raw]}).rules
+    return allocate_period("2026-10", list(rules), gl_balances(gl(("62000", "EE-FAC", 1, 0))), drivers(), COST_CENTERS, ENTITIES, documents={document.document_id: document})
+
+
+def test_a_document_account_line_is_the_pool_and_the_run_names_the_document():
+    (run,) = allocate(rule(accounts=["60002"])).runs
+    assert run.source_document == "EE-BILL000528"
+    source = run.lines[run.lines["role"] == "source"]
+    assert source[["account", "cost_center", "credit_cents"]].values.tolist() == [["60002", "EE-ENG", 12000]]
+    assert run.lines.loc[run.lines["role"] == "target", "debit_cents"].tolist() == [6000, 6000]
+
+
+def test_a_partial_amount_and_the_remaining_balance():
+    (run,) = allocate(rule(accounts=["61000"], amount="300.00")).runs
+    assert run.pool_cents == 30000
+    taken = DocumentSource(INVOICE.document_id, INVOICE.lines, allocated={"61000": 30000})
+    (rest,) = allocate(rule(accounts=["61000"]), taken).runs
+    assert rest.pool_cents == 5000
+    assert rest.lines.loc[rest.lines["role"] == "source", "cost_center"].tolist() == ["EE-SAL"]
+    done = DocumentSource(INVOICE.document_id, INVOICE.lines, allocated={"61000": 35000})
+    outcome = allocate(rule(accounts=["61000"]), done)
+    assert outcome.runs == [] and outcome.notes == ["rule invoice_split: pool is empty in 2026-10; no run"]
+
+
+def test_an_account_not_on_the_document_names_the_available_ones():
+    with pytest.raises(AllocationError, match=r"account\(s\) 64000 are not on source document EE-BILL000528 \(available accounts: 2000, 60002, 61000\)"):
+        allocate(rule(accounts=["64000"]))
+    with pytest.raises(AllocationError, match="source document EE-BILL000528 has no GL lines in the warehouse"):
+        allocate(rule(accounts=["60002"]), DocumentSource("EE-BILL000528", INVOICE.lines.iloc[0:0]))
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ({"document": "D", "accounts": ["60000-60100"]}, "source.accounts: list the document's account lines one by one, not ranges"),
+        ({"document": "D", "accounts": ["60002"], "cost_centers": ["EE-IT"]}, "source.document: the document's own lines are the pool"),
+        ({"accounts": ["60002"], "amount": "5.00"}, "source.amount: only a document-linked source takes an amount"),
+        ({"document": "D", "accounts": ["60002", "61000"], "amount": "5.00"}, "source.amount: a partial amount applies to exactly one account line"),
+        ({"document": "D", "accounts": ["60002"], "amount": "5.001"}, "source.amount: '5.001' has more than two decimal places"),
+    ],
+)
+def test_document_sources_are_validated_on_load(source, message):
+    raw = {**rule(), "source": source}
+    with pytest.raises(RulesError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        parse_rules({"rules": [raw]})
+
+
+DOCUMENT_RULES = [
+    {
+        "id": "slack_bill_split", "type": "cost_allocation", "entity": "EE", "order": 5,
+        "source": {"document": "EE-BILL000527", "accounts": ["60002"]},
+        "method": "fixed_percentages", "parameters": {"percentages": {"EE-ENG": 50, "EE-PRD": 30, "EE-SAL": 20}},
+        "target": {"members": ["EE-ENG", "EE-PRD", "EE-SAL"]}, "accounts": {"debit": "60002"}, "approval": "auto",
+    },
+    {
+        "id": "travel_part", "type": "cost_allocation", "entity": "EE", "order": 6,
+        "source": {"document": "EE-BILL000528", "accounts": ["61000"], "amount": "300.00"},
+        "method": "even_split", "target": {"members": ["EE-ENG", "EE-PRD"]}, "accounts": {"debit": "61000"}, "approval": "auto",
+    },
+]
+
+
+def with_rules(company, extra):
+    path = company / "rules.yaml"
+    document = yaml.safe_load(path.read_text())
+    document["rules"] = extra + document["rules"]
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+
+
+def materialize(company, url):
+    return dg.materialize(list(build_definitions().assets), partition_key=SAMPLE_PARTITION, resources=pipeline_resources(company, url), raise_on_error=False)
+
+
+def test_document_rules_post_through_the_pipeline_with_their_chain(sample_company, warehouse_url):
+    from tests.test_pipeline import query
+
+    with_rules(sample_company, DOCUMENT_RULES)
+    result = materialize(sample_company, warehouse_url)
+    assert result.success, run_failures(result)
+    runs = query(warehouse_url, "SELECT run_id, rule_id, source_document, status, journal_entry_id FROM allocation_runs WHERE source_document IS NOT NULL ORDER BY run_id")
+    assert runs[["rule_id", "source_document", "status"]].values.tolist() == [
+        ["slack_bill_split", "EE-BILL000527", "posted"],
+        ["travel_part", "EE-BILL000528", "posted"],
+    ]
+    slack_lines = query(
+        warehouse_url,
+        "SELECT role, account, cost_center, CAST(debit * 100 AS BIGINT) AS d, CAST(credit * 100 AS BIGINT) AS c FROM allocation_lines WHERE run_id = :r ORDER BY line_no",
+        r=runs["run_id"].iloc[0],
+    )
+    assert slack_lines.values.tolist() == [
+        ["source", "60002", "EE-ENG", 0, 12000],
+        ["target", "60002", "EE-ENG", 6000, 0],
+        ["target", "60002", "EE-PRD", 3600, 0],
+        ["target", "60002", "EE-SAL", 2400, 0],
+    ]
+    links = query(warehouse_url, "SELECT from_document, to_document FROM document_links WHERE link_type = 'allocated_by' ORDER BY from_document")
+    assert links.values.tolist() == [["EE-BILL000527", runs["run_id"].iloc[0]], ["EE-BILL000528", runs["run_id"].iloc[1]]]
+    # A re-run does not count a rule's own run against the document.
+    again = materialize(sample_company, warehouse_url)
+    assert again.success, run_failures(again)
+    assert len(query(warehouse_url, "SELECT run_id FROM allocation_runs WHERE source_document IS NOT NULL")) == 2
+
+
+def test_a_rule_asking_for_more_than_is_left_fails_the_blocking_check(sample_company, duckdb_url):
+    from tests.test_pipeline import query
+
+    too_much = {**DOCUMENT_RULES[1], "id": "travel_rest", "order": 7, "source": {"document": "EE-BILL000528", "accounts": ["61000"], "amount": "80.00"}}
+    with_rules(sample_company, DOCUMENT_RULES + [too_much])
+    result = materialize(sample_company, duckdb_url)
+    assert not result.success
+    check = {e.check_name: e for e in result.get_asset_check_evaluations()}["runs_valid"]
+    assert check.passed is False
+    assert "Source amount 80.00 exceeds remaining unallocated balance of 50.00." in check.metadata["details"].value
+    assert query(duckdb_url, "SELECT COUNT(*) AS n FROM allocation_runs")["n"].iloc[0] == 0
