@@ -406,7 +406,7 @@ def document_context(
     allocations = read_frame(
         conn,
         sql_text("select_document_allocations"),
-        {"document_id": document_id, "exclude_run_id": exclude_run_id or "", "exclude_rule_id": exclude_rule_id or ""},
+        {"document_id": document_id, "exclude_run_id": exclude_run_id or "", "exclude_rule_id": exclude_rule_id},
     )
     by_account = {str(r.account): abs(int(r.debit_cents) - int(r.credit_cents)) for r in amounts.itertuples()}
     allocations = allocations.astype({"cents": "int64"}) if not allocations.empty else pd.DataFrame({"run_id": [], "account": [], "cents": []})
