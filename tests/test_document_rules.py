@@ -148,3 +148,38 @@ def test_a_rule_asking_for_more_than_is_left_fails_the_blocking_check(sample_com
     assert check.passed is False
     assert "Source amount 80.00 exceeds remaining unallocated balance of 50.00." in check.metadata["details"].value
     assert query(duckdb_url, "SELECT COUNT(*) AS n FROM allocation_runs")["n"].iloc[0] == 0
+
+
+US_IT_BY_HEADCOUNT = {
+    "id": "us_corporate_it", "type": "cost_allocation", "entity": "US", "order": 40,
+    "source": {"accounts": ["64200"], "cost_centers": ["US-IT"]},
+    "method": "driver", "parameters": {"driver": "headcount"},
+    "target": {"dimension": "cost_center", "where": {"kind": "operating"}},
+    "accounts": {"credit": "69100", "debit": "69000"},
+    "approval": {"mode": "auto"},
+}
+
+
+@pytest.mark.parametrize("unless_flagged", [True, False])
+def test_anomaly_flags_withhold_auto_approval_unless_the_policy_says_otherwise(sample_company, duckdb_url, unless_flagged):
+    """Headcount charges the planted over-consumers (US-BU7, US-BU8) less than they consume; the
+    rule id names the insights pool whose consumption metric the run is checked against."""
+    from tests.test_pipeline import query
+
+    rule = {**US_IT_BY_HEADCOUNT, "approval": {"mode": "auto", "unless_flagged": unless_flagged}}
+    with_rules(sample_company, [rule])
+    result = materialize(sample_company, duckdb_url)
+    assert result.success, run_failures(result)
+    run = query(duckdb_url, "SELECT run_id, status FROM allocation_runs WHERE rule_id = 'us_corporate_it'")
+    metadata = result.asset_materializations_for_node("allocation_runs")[0].metadata
+    assert "us_corporate_it: [" in metadata["anomaly_flags"].value
+    history = query(duckdb_url, "SELECT to_status, changed_by, reason FROM allocation_run_history WHERE run_id = :r ORDER BY seq", r=run["run_id"].iloc[0])
+    if unless_flagged:
+        assert run["status"].iloc[0] == "calculated"
+        assert metadata["runs_held"].value == run["run_id"].iloc[0]
+        held = history[history["reason"].str.startswith("auto-approval withheld")]
+        assert held["changed_by"].tolist() == ["policy:auto"]
+        assert "US-BU" in held["reason"].iloc[0]
+    else:
+        assert run["status"].iloc[0] == "posted"
+        assert "approved" in history["to_status"].tolist()

@@ -84,10 +84,15 @@ class TargetSpec:
 
 @dataclass(frozen=True)
 class ApprovalPolicy:
-    """`auto` approves a calculated run at or below `max_amount_cents` (None: any amount); `manual` never."""
+    """`auto` approves a calculated run at or below `max_amount_cents` (None: any amount); `manual` never.
+
+    With `unless_flagged` (the default), a run carrying an anomaly flag is not approved
+    automatically: it waits for an analyst, and its history says which flags held it.
+    """
 
     mode: str = "manual"
     max_amount_cents: int | None = None
+    unless_flagged: bool = True
 
     def auto_approves(self, amount_cents: int) -> bool:
         if self.mode != "auto":
@@ -488,8 +493,15 @@ def _parse_approval(raw: Any, problems: list[str]) -> ApprovalPolicy:
     if isinstance(raw, str):
         raw = {"mode": raw}
     if not isinstance(raw, dict):
-        problems.append("approval: must be 'auto', 'manual' or a mapping with mode and max_amount")
+        problems.append("approval: must be 'auto', 'manual' or a mapping with mode, max_amount and unless_flagged")
         return ApprovalPolicy()
+    unknown = sorted(set(raw) - {"mode", "max_amount", "unless_flagged"})
+    if unknown:
+        problems.append(f"approval: unknown field(s) {', '.join(unknown)}")
+    unless_flagged = raw.get("unless_flagged", True)
+    if not isinstance(unless_flagged, bool):
+        problems.append("approval.unless_flagged: must be true or false")
+        unless_flagged = True
     mode = raw.get("mode", "manual")
     if mode not in APPROVAL_MODES:
         problems.append(f"approval.mode: '{mode}' is not one of {', '.join(APPROVAL_MODES)}")
@@ -500,7 +512,7 @@ def _parse_approval(raw: Any, problems: list[str]) -> ApprovalPolicy:
             cents = decimal_to_cents(Decimal(str(max_amount)))
         except ValueError as exc:
             problems.append(f"approval.max_amount: {exc}")
-    return ApprovalPolicy(mode=mode, max_amount_cents=cents)
+    return ApprovalPolicy(mode=mode, max_amount_cents=cents, unless_flagged=unless_flagged)
 
 
 def _is_period(text: str) -> bool:

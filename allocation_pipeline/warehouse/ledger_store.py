@@ -80,6 +80,7 @@ class StoreOutcome:
     unchanged: list[str] = field(default_factory=list)
     superseded: list[str] = field(default_factory=list)
     approved: list[str] = field(default_factory=list)
+    held: list[str] = field(default_factory=list)
     run_ids: dict[str, str] = field(default_factory=dict)  # rule id @ entity -> run id
 
 
@@ -90,6 +91,7 @@ def store_pipeline_runs(
     approvals: dict[str, object],
     dagster_run_id: str | None,
     origin: str = PIPELINE,
+    flags: dict[str, list[str]] | None = None,
 ) -> StoreOutcome:
     """Replace what one producer (`origin`: the rules asset, the multi-level asset, ...) computed
     for `period` with `drafts`, never touching posted runs or other producers' runs.
@@ -97,7 +99,8 @@ def store_pipeline_runs(
     A run still `calculated` is recalculated in place (same id) or left alone if unchanged; an
     approved or posted run whose recomputation differs is refused with a message to void it
     first; a rule that no longer yields a run rejects its calculated run as superseded.
-    `approvals` maps a rule id to its ApprovalPolicy.
+    `approvals` maps a rule id to its ApprovalPolicy; `flags` maps a rule id to the anomaly
+    flags (sentences) of its run, which withhold auto-approval where the policy says so.
     """
     existing = read_frame(conn, sql_text("select_runs_for_period"), {"period": period})
     existing = existing[(existing["origin"] == origin) & existing["status"].isin(["draft", "calculated", "approved", "posted"])]
@@ -131,7 +134,12 @@ def store_pipeline_runs(
             outcome.created.append(run_id)
         outcome.run_ids[f"{draft.rule_id}@{draft.entity}"] = run_id
         policy = approvals.get(draft.rule_id)
-        if policy is not None and policy.auto_approves(draft.total_debit_cents):
+        raised = (flags or {}).get(draft.rule_id) or []
+        if policy is not None and policy.auto_approves(draft.total_debit_cents) and raised and policy.unless_flagged:
+            reason = f"auto-approval withheld: {len(raised)} anomaly flag(s): " + "; ".join(raised)
+            record_transition(conn, run_id, "calculated", "calculated", "policy:auto", reason[:2000], now())
+            outcome.held.append(run_id)
+        elif policy is not None and policy.auto_approves(draft.total_debit_cents):
             limit = "any amount" if policy.max_amount_cents is None else f"limit {format_money(policy.max_amount_cents)}"
             change_status(conn, run_id, "calculated", "approved", "policy:auto", f"auto-approved by rule policy ({limit})")
             outcome.approved.append(run_id)

@@ -7,8 +7,10 @@ import pandas as pd
 from allocation_pipeline.core.allocation import AllocationError, allocate_period, document_takings, gl_balances
 from allocation_pipeline.core.drivers import compute_driver_values
 from allocation_pipeline.core.money import format_money
+from allocation_pipeline.core.insights.anomalies import flags_for_run
+from allocation_pipeline.core.insights.config import InsightsConfigError, load_insights
 from allocation_pipeline.core.validation import DocumentContext, RunToValidate, validate_run
-from allocation_pipeline.defs.metadata import markdown_table
+from allocation_pipeline.defs.metadata import markdown_table, totals_by_currency
 from allocation_pipeline.defs.partitions import fiscal_month_partitions, period_of
 from allocation_pipeline.defs.resources import RulesResource, WarehouseResource
 from allocation_pipeline.warehouse.bulk import replace_rows
@@ -79,9 +81,12 @@ def allocation_runs(
         if error.rule != "balance"
     ]
     stored = None
+    flags = _anomaly_flags(rules.path, rule_set, outcome.runs, driver_values)
     if not unbalanced and not problems:
         with warehouse.get_engine().begin() as conn:
-            stored = store_pipeline_runs(conn, period, outcome.runs, {r.id: r.approval for r in applicable}, context.run.run_id)
+            stored = store_pipeline_runs(
+                conn, period, outcome.runs, {r.id: r.approval for r in applicable}, context.run.run_id, flags=flags
+            )
     summary = pd.DataFrame(
         [
             {
@@ -100,6 +105,8 @@ def allocation_runs(
     )
     metadata = {
         "runs": dg.MetadataValue.int(len(outcome.runs)),
+        "dagster/row_count": dg.MetadataValue.int(len(summary)),
+        "total_by_currency": totals_by_currency(summary, "total_debit_cents"),
         "rules_in_force": dg.MetadataValue.int(len(applicable)),
         "rules_file": dg.MetadataValue.path(rules.path),
         "by_rule": markdown_table(
@@ -114,8 +121,11 @@ def allocation_runs(
         ),
     }
     if stored is not None:
-        for name in ("created", "recalculated", "unchanged", "superseded", "approved"):
+        for name in ("created", "recalculated", "unchanged", "superseded", "approved", "held"):
             metadata[f"runs_{name}"] = dg.MetadataValue.text(", ".join(getattr(stored, name)) or "-")
+    metadata["anomaly_flags"] = dg.MetadataValue.md(
+        "\n".join(f"- {rule}: {message}" for rule, messages in flags.items() for message in messages) or "_none_"
+    )
     yield dg.Output(summary, metadata=metadata)
     yield dg.AssetCheckResult(
         check_name="runs_balance",
@@ -141,6 +151,20 @@ def _source_text(rule) -> str:
         return "-"
     accounts = ", ".join(r.low if r.low == r.high else f"{r.low}-{r.high}" for r in source.accounts)
     return accounts + (f" @ {', '.join(source.cost_centers)}" if source.cost_centers else "")
+
+
+def _anomaly_flags(rules_path: str, rule_set, runs: list, driver_values: pd.DataFrame) -> dict[str, list[str]]:
+    """Each run's anomaly flags as sentences, by rule: they withhold auto-approval (issue policy)."""
+    try:
+        config = load_insights(rules_path)
+    except InsightsConfigError as exc:
+        raise dg.Failure(description=str(exc)) from exc
+    flags: dict[str, list[str]] = {}
+    for run in runs:
+        raised = flags_for_run(run, rule_set.get(run.rule_id), driver_values, config)
+        if raised:
+            flags[run.rule_id] = [f"[{f.severity}] {f.message}" for f in raised]
+    return flags
 
 
 def _batch_contexts(runs: list, contexts: dict) -> list:
