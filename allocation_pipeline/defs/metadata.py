@@ -4,6 +4,8 @@
 import dagster as dg
 import pandas as pd
 
+from allocation_pipeline.core.money import format_money
+
 MAX_TABLE_ROWS = 50
 
 
@@ -17,3 +19,11 @@ def markdown_table(frame: pd.DataFrame, max_rows: int = MAX_TABLE_ROWS) -> dg.Ma
     rows = ["| " + " | ".join(v.replace("|", "\\|") for v in row) + " |" for row in shown.itertuples(index=False)]
     more = [f"\n_{len(frame) - max_rows} more rows not shown_"] if len(frame) > max_rows else []
     return dg.MetadataValue.md("\n".join([header, rule, *rows, *more]))
+
+
+def totals_by_currency(frame: pd.DataFrame, cents: str, currency: str = "currency") -> dg.TextMetadataValue:
+    """Money summed per currency, as text: `EUR 53,498.27; USD 153,838.78` (`-` when empty)."""
+    if frame.empty:
+        return dg.MetadataValue.text("-")
+    sums = frame.groupby(currency)[cents].sum()
+    return dg.MetadataValue.text("; ".join(f"{c} {format_money(int(v))}" for c, v in sums.items()))
