@@ -6,6 +6,6 @@ WHERE r.source_document = :document_id
   AND r.status IN ('draft', 'calculated', 'approved', 'posted')
   AND l.role = 'source'
   AND r.run_id <> :exclude_run_id
-  AND (CAST(:exclude_rule_id AS VARCHAR) IS NULL OR r.rule_id IS NULL OR r.rule_id <> CAST(:exclude_rule_id AS VARCHAR))
+  AND (CAST(:recomputed_period AS VARCHAR) IS NULL OR r.origin <> 'pipeline' OR r.period <> CAST(:recomputed_period AS VARCHAR))
 GROUP BY r.run_id, l.account
 ORDER BY r.run_id, l.account

@@ -50,12 +50,12 @@ EE,D7,JOURNAL,1,2026-10-03,99999,EE-IT,,,1.00,0.00,EUR,unknown account
     reasons = {(row.row_number, row.column if isinstance(row.column, str) else None): row.reason for row in result.quarantine.itertuples()}
     assert reasons == {
         (3, "cost_center"): "unknown cost center 'XX-NOPE'",
-        (4, "credit"): "not an amount with at most two decimal places",
+        (4, "credit"): "not an amount (at most 16 digits and two decimal places)",
         (5, "posting_date"): "not a date (expected YYYY-MM-DD)",
         (6, None): "duplicate entity, document_id, line (first at row 1)",
         (7, "debit"): "must not be below 0.00",
         (8, None): "debit and credit are both non-zero",
-        (9, "debit"): "not an amount with at most two decimal places",
+        (9, "debit"): "not an amount (at most 16 digits and two decimal places)",
         (10, "account"): "unknown account '99999'",
     }
     assert result.rows_in == 10

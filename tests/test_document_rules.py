@@ -183,3 +183,38 @@ def test_anomaly_flags_withhold_auto_approval_unless_the_policy_says_otherwise(s
     else:
         assert run["status"].iloc[0] == "posted"
         assert "approved" in history["to_status"].tolist()
+
+
+def test_a_document_rule_runs_only_in_the_month_that_holds_the_document(sample_company, duckdb_url):
+    """Materializing another month neither re-allocates the document nor fails for lack of it."""
+    from tests.test_pipeline import query
+
+    with_rules(sample_company, [{**DOCUMENT_RULES[0], "approval": "auto"}])
+    assert materialize(sample_company, duckdb_url).success
+    other = dg.materialize(
+        list(build_definitions().assets), partition_key="2026-09-01", resources=pipeline_resources(sample_company, duckdb_url), raise_on_error=False
+    )
+    assert other.success, run_failures(other)
+    notes = other.asset_materializations_for_node("allocation_runs")[0].metadata["notes"].value
+    assert "source document EE-BILL000527 is not in the GL lines of 2026-09; no run" in notes
+    runs = query(duckdb_url, "SELECT period FROM allocation_runs WHERE source_document = 'EE-BILL000527'")
+    assert runs["period"].tolist() == ["2026-10"]
+
+
+def test_two_rules_sharing_a_document_re_materialize_unchanged(sample_company, duckdb_url):
+    from tests.test_pipeline import ledger_state
+
+    rest = {**DOCUMENT_RULES[1], "id": "travel_rest", "order": 7, "source": {"document": "EE-BILL000528", "accounts": ["61000"]}}
+    with_rules(sample_company, DOCUMENT_RULES + [rest])
+    first = materialize(sample_company, duckdb_url)
+    assert first.success, run_failures(first)
+    before = ledger_state(duckdb_url)
+    again = materialize(sample_company, duckdb_url)
+    assert again.success, run_failures(again)
+    assert ledger_state(duckdb_url) == before
+    assert "travel_rest" in again.asset_materializations_for_node("allocation_runs")[0].metadata["by_rule"].value
+
+
+def test_effective_must_be_a_mapping():
+    with pytest.raises(RulesError, match="effective: must be a mapping"):
+        parse_rules({"rules": [{**rule(accounts=["60002"]), "effective": "2026-10"}]})

@@ -185,9 +185,9 @@ def test_a_one_cent_difference_is_absorbed_so_the_entry_balances(ledger, capsys)
     within = "role,account,cost_center,debit,credit\nsource,60002,EE-ENG,0,10.00\ntarget,60002,EE-PRD,5.01,0\ntarget,60002,EE-SAL,5.00,0\n"
     status, out, err = ledger.cli(capsys, "submit", ledger.file("c.csv", within), "--entity", "EE", "--period", "2026-10")
     assert status == 0, err
-    assert "note: rounding difference of 0.01 added to line 1" in out
-    totals = ledger.query("SELECT SUM(debit) AS d, SUM(credit) AS c FROM allocation_lines")
-    assert float(totals["d"].iloc[0]) == float(totals["c"].iloc[0]) == 10.01
+    assert "note: rounding difference of 0.01 settled on line 2" in out
+    lines = ledger.query("SELECT line_no, CAST(debit * 100 AS BIGINT) AS d, CAST(credit * 100 AS BIGINT) AS c FROM allocation_lines ORDER BY line_no")
+    assert lines.values.tolist() == [[1, 0, 1000], [2, 500, 0], [3, 500, 0]]
 
 
 @pytest.mark.parametrize(
@@ -371,3 +371,31 @@ def test_the_sensor_requests_posting_for_months_with_approved_runs(ledger, capsy
         (request,) = list(approved_runs_sensor(context))
     assert request.partition_key == "2026-10-01"
     assert request.run_key == f"2026-10:{run_id}:{run_id}:1"
+
+
+def test_the_rounding_cent_never_lands_on_a_source_line(ledger, capsys):
+    full = "role,account,cost_center,debit,credit\nsource,61000,EE-SAL,0,350.00\ntarget,61000,EE-ENG,175.01,0\ntarget,61000,EE-PRD,175.00,0\n"
+    status, out, err = ledger.cli(capsys, "submit", ledger.file("r.csv", full), "--source-document", "EE-BILL000528")
+    assert status == 0, err
+    assert "settled on line 2" in out
+    lines = ledger.query("SELECT line_no, CAST(debit * 100 AS BIGINT) AS d, CAST(credit * 100 AS BIGINT) AS c FROM allocation_lines ORDER BY line_no")
+    assert lines.values.tolist() == [[1, 0, 35000], [2, 17500, 0], [3, 17500, 0]]
+
+
+@pytest.mark.parametrize(
+    ("argv", "document", "message"),
+    [
+        (["--entity", "US"], "EE-BILL000527", "Source document EE-BILL000527 belongs to entity EE, not US."),
+        (["--type", "cost_allocation", "--period", "2099-99"], "EE-BILL000527", "Period '2099-99' is not a fiscal month YYYY-MM."),
+    ],
+)
+def test_run_fields_of_a_submission_are_checked(ledger, capsys, argv, document, message):
+    status, _, err = ledger.cli(capsys, "submit", ledger.file("s.csv", SLACK), "--source-document", document, *argv)
+    assert status == 1 and message in err
+    assert ledger.count("allocation_runs") == 0
+
+
+def test_an_unknown_run_type_in_a_json_submission_is_refused(ledger, capsys):
+    document = '{"entity": "EE", "period": "2026-10", "type": "bogus", "lines": [{"role": "source", "account": "60002", "cost_center": "EE-ENG", "debit": 0, "credit": 1}, {"role": "target", "account": "60002", "cost_center": "EE-PRD", "debit": 1, "credit": 0}]}'
+    status, _, err = ledger.cli(capsys, "submit", ledger.file("t.json", document))
+    assert status == 1 and "Run type 'bogus' is not one of cost_allocation, revenue_allocation, intercompany_charge." in err

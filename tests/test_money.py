@@ -89,3 +89,20 @@ def test_formatting_round_trips():
     assert decimal_to_cents(Decimal("120.00")) == 12000
     with pytest.raises(ValueError, match="more than two decimal places"):
         decimal_to_cents("1.001")
+
+
+def test_amounts_beyond_numeric_18_2_are_refused_not_wrapped():
+    cents, invalid = parse_cents(pd.Series(["9999999999999999.99", "99999999999999999", "99999999999999999999", "123456789012345678.12"], dtype="string"))
+    assert cents.tolist()[0] == 999999999999999999
+    assert invalid.tolist() == [False, True, True, True]
+    with pytest.raises(ValueError, match="is too large"):
+        decimal_to_cents("10000000000000000.00")
+    _, big_ints = parse_cents(pd.Series([10**16, 5]))
+    assert big_ints.tolist() == [True, False]
+
+
+def test_float_amounts_with_more_than_two_decimals_are_refused_at_any_size():
+    cents, invalid = parse_cents(pd.Series([12345.678, 4999.995, 1234567.891, 43498.27, 1e13, 0.1 + 0.2, 1e15]))
+    # The last: 1e17 cents is beyond what a binary float holds exactly; such files must send text.
+    assert invalid.tolist() == [True, True, True, False, False, False, True]
+    assert cents.tolist()[3:6] == [4349827, 1000000000000000, 30]

@@ -124,7 +124,7 @@ def test_bad_rows_land_in_the_quarantine_table(sample_company, duckdb_url):
     first_bad = len(lines)  # data rows are numbered from 1 after the header
     assert quarantine.fillna("").values.tolist() == [
         ["gl_lines", "2026-10", "gl_lines/2026-10.csv", first_bad, "cost_center", "XX-UNKNOWN", "unknown cost center 'XX-UNKNOWN'"],
-        ["gl_lines", "2026-10", "gl_lines/2026-10.csv", first_bad + 1, "debit", "twelve", "not an amount with at most two decimal places"],
+        ["gl_lines", "2026-10", "gl_lines/2026-10.csv", first_bad + 1, "debit", "twelve", "not an amount (at most 16 digits and two decimal places)"],
         ["gl_lines", "2026-10", "gl_lines/2026-10.csv", first_bad + 2, "posting_date", "2026-10-35", "not a date (expected YYYY-MM-DD)"],
         ["gl_lines", "2026-10", "gl_lines/2026-10.csv", first_bad + 3, "", f"{good['entity']} / {good['document_id']} / {good['line']}", "duplicate entity, document_id, line (first at row 1)"],
     ]

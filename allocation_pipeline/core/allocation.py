@@ -118,8 +118,11 @@ def allocate_period(
     taken: dict[tuple[str, str], int] = {}  # (document, account) -> cents taken by this period's earlier rules
     for rule in rules:
         try:
+            if rule.source.document is not None and rule.source.document not in (documents or {}):
+                notes.append(f"rule {rule.id}: source document {rule.source.document} is not in the GL lines of {period}; no run")
+                continue
             if rule.source.document is not None:
-                pool = _document_pool(rule, (documents or {}).get(rule.source.document), taken)
+                pool = _document_pool(rule, documents[rule.source.document], taken)
             else:
                 pool = ledger.select(rule.source, rule.entity)
             if pool.cents == 0:
@@ -212,6 +215,24 @@ class _PoolLedger:
         self.account_number[window] = _account_numbers(self.text["account"][window])
         self.balance[window] = np.asarray(lines["debit_cents"], dtype=np.int64) - np.asarray(lines["credit_cents"], dtype=np.int64)
         self.size += count
+
+
+def document_lines(gl_lines: pd.DataFrame, document_id: str) -> pd.DataFrame | None:
+    """A document's cleaned GL lines in DocumentSource form (None when the GL does not hold it)."""
+    own = gl_lines[gl_lines["document_id"] == document_id]
+    if own.empty:
+        return None
+    return pd.DataFrame(
+        {
+            "entity": own["entity"].astype(str).to_numpy(),
+            "account": own["account"].astype(str).to_numpy(),
+            "cost_center": own["cost_center"].astype(str).to_numpy(),
+            "product": own["product"].astype("string").to_numpy(),
+            "region": own["region"].astype("string").to_numpy(),
+            "currency": own["currency"].astype(str).to_numpy(),
+            "balance_cents": (own["debit_cents"] - own["credit_cents"]).astype("int64").to_numpy(),
+        }
+    )
 
 
 def document_takings(run: RunDraft) -> dict[str, int]:

@@ -202,7 +202,7 @@ def _parse(values: pd.Series, dtype: str, money: bool) -> tuple[pd.Series, pd.Se
     """Parsed values (NA where missing or bad), a mask of present-but-bad values, and the reason."""
     if money:
         cents, bad = parse_cents(values)
-        return cents, bad, "not an amount with at most two decimal places"
+        return cents, bad, "not an amount (at most 16 digits and two decimal places)"
     text = None
     if pd.api.types.is_string_dtype(values.dtype) or values.dtype == object:
         text = values.astype("string").str.strip()
@@ -214,7 +214,8 @@ def _parse(values: pd.Series, dtype: str, money: bool) -> tuple[pd.Series, pd.Se
         return parsed.where(present), pd.Series(False, index=values.index), ""
     if dtype.startswith("int"):
         numbers = pd.to_numeric(text if text is not None else values, errors="coerce")
-        whole = numbers.notna() & (numbers == np.floor(numbers.astype("float64")))
+        as_float = numbers.astype("float64")
+        whole = numbers.notna() & (as_float == np.floor(as_float)) & (as_float.abs() < 2.0**53)
         bad = present & ~whole
         return numbers.where(whole).astype("Int64"), bad.fillna(False).astype(bool), "not a whole number"
     if dtype.startswith("float"):

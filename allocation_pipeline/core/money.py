@@ -10,7 +10,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-_AMOUNT_PATTERN = r"^[+-]?\d+(\.\d{1,2})?$"
+# NUMERIC(18, 2) in the warehouse: at most 16 digits before the point and 2 after.
+MAX_INTEGER_DIGITS = 16
+_AMOUNT_PATTERN = r"^[+-]?\d{1,16}(\.\d{1,2})?$"
+_LIMIT_CENTS = 10 ** (MAX_INTEGER_DIGITS + 2)
 
 
 def cents_to_decimal(cents: int) -> Decimal:
@@ -29,6 +32,8 @@ def decimal_to_cents(value: Decimal | str | int) -> int:
     cents = amount.scaleb(2)
     if cents != cents.to_integral_value():
         raise ValueError(f"{value!r} has more than two decimal places")
+    if abs(cents) >= _LIMIT_CENTS:
+        raise ValueError(f"{value!r} is too large (at most {MAX_INTEGER_DIGITS} digits before the decimal point)")
     return int(cents)
 
 
@@ -64,14 +69,18 @@ def parse_cents(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     an amount with at most two decimal places. Missing values are NA and not invalid.
     """
     if pd.api.types.is_integer_dtype(values.dtype):
-        return values.astype("Int64") * 100, pd.Series(False, index=values.index)
+        too_large = (values.abs() >= _LIMIT_CENTS // 100).fillna(False).to_numpy(dtype=bool)
+        cents = values.astype("Int64").mask(too_large) * 100
+        return cents, pd.Series(too_large, index=values.index)
     if pd.api.types.is_float_dtype(values.dtype):
         scaled = values.to_numpy(dtype=np.float64) * 100.0
         rounded = np.round(scaled)
         missing = np.isnan(scaled)
-        # A float amount must be a whole number of cents once scaled (within float noise).
-        invalid = ~missing & (np.abs(scaled - rounded) > 1e-6 * np.maximum(1.0, np.abs(scaled)))
-        invalid |= ~missing & ~np.isfinite(scaled)
+        # A float amount must be a whole number of cents once scaled, within the float's own
+        # precision (a few units in the last place), and small enough for that to mean anything.
+        tolerance = np.maximum(1e-6, 8 * np.spacing(np.abs(np.nan_to_num(scaled))))
+        invalid = ~missing & (np.abs(scaled - rounded) > tolerance)
+        invalid |= ~missing & (~np.isfinite(scaled) | (np.abs(np.nan_to_num(scaled)) >= 2.0**53))
         cents = pd.Series(np.where(missing | invalid, 0, rounded).astype(np.int64), index=values.index)
         return cents.astype("Int64").mask(missing | invalid), pd.Series(invalid, index=values.index)
     # Text: validated with one regex and converted through Arrow decimals, so exactly.

@@ -229,6 +229,9 @@ def _parse_rule(raw: dict, position: int, problems: list[str], methods: Mapping[
         debit = _account(accounts.get("debit"), "accounts.debit", problems, required=True)
         credit = _account(accounts.get("credit"), "accounts.credit", problems, required=False)
     effective = raw.get("effective") or {}
+    if not isinstance(effective, dict):
+        problems.append("effective: must be a mapping with 'from' and/or 'to' (YYYY-MM)")
+        effective = {}
     effective_from = effective.get("from") if isinstance(effective, dict) else None
     effective_to = effective.get("to") if isinstance(effective, dict) else None
     for name, value in (("effective.from", effective_from), ("effective.to", effective_to)):

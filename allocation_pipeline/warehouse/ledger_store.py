@@ -8,6 +8,7 @@ half-way leaves the ledger exactly as it was. Status changes are compare-and-set
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -15,6 +16,8 @@ import sqlalchemy as sa
 
 from allocation_pipeline.core.allocation import RunDraft
 from allocation_pipeline.core.ledger import LifecycleError, check_transition, journal_lines, transaction_type
+from allocation_pipeline.core.rules import RUN_TYPES
+from allocation_pipeline.core.schemas import PERIOD_PATTERN
 from allocation_pipeline.core.money import cents_to_decimal, format_money
 from allocation_pipeline.core.validation import (
     SUBMITTED_TOLERANCE_CENTS,
@@ -246,6 +249,8 @@ def post_approved_runs(
         elif fiscal.status != "open":
             problems.append(f"{run.run_id}: fiscal period {run.period} of entity {run.entity} is {fiscal.status}; posting refused")
         fiscal_periods[run.run_id] = fiscal
+        if run.run_type not in RUN_TYPES:
+            problems.append(f"{run.run_id}: run type '{run.run_type}' has no transaction type; reject it")
     if problems:
         raise PostingError("; ".join(problems))
     posted: list[PostedEntry] = []
@@ -403,33 +408,37 @@ def void_run(conn: sa.Connection, run_id: str, by: str, reason: str, period: str
 
 
 def document_context(
-    conn: sa.Connection, document_id: str, exclude_run_id: str | None = None, exclude_rule_id: str | None = None
+    conn: sa.Connection, document_id: str, exclude_run_id: str | None = None, recomputed_period: str | None = None
 ) -> DocumentContext | None:
     """What the ledger knows of a source document: its accounts and amounts on the GL lines, and
-    what earlier runs that are not voided (or rejected) took from each account. None when the
-    document has no GL lines in the warehouse."""
+    what runs that are not voided (or rejected) took from each account. `recomputed_period`
+    leaves out the pipeline's runs of that month, which the caller is computing again. None when
+    the document has no GL lines in the warehouse."""
     amounts = read_frame(conn, sql_text("select_document_gl_amounts"), {"document_id": document_id})
     if amounts.empty:
         return None
     allocations = read_frame(
         conn,
         sql_text("select_document_allocations"),
-        {"document_id": document_id, "exclude_run_id": exclude_run_id or "", "exclude_rule_id": exclude_rule_id},
+        {"document_id": document_id, "exclude_run_id": exclude_run_id or "", "recomputed_period": recomputed_period},
     )
     by_account = {str(r.account): abs(int(r.debit_cents) - int(r.credit_cents)) for r in amounts.itertuples()}
     allocations = allocations.astype({"cents": "int64"}) if not allocations.empty else pd.DataFrame({"run_id": [], "account": [], "cents": []})
     return DocumentContext(document_id=document_id, amounts=by_account, allocations=allocations)
 
 
-def document_source(conn: sa.Connection, document_id: str, rule_id: str):
-    """A DocumentSource for a document-linked rule: the document's GL lines and what runs other
-    than the rule's own took from each account."""
-    from allocation_pipeline.core.allocation import DocumentSource
+def document_source(conn: sa.Connection, document_id: str, period: str, gl_lines: pd.DataFrame):
+    """A DocumentSource for a document-linked rule of `period`: the document's lines in that
+    month's GL, and what runs other than the pipeline's of that month took from each account.
+    None when the month's GL does not hold the document (the rule runs in the month that does)."""
+    from allocation_pipeline.core.allocation import DocumentSource, document_lines
 
-    lines = read_frame(conn, sql_text("select_document_gl_lines"), {"document_id": document_id})
-    context = document_context(conn, document_id, exclude_rule_id=rule_id)
+    lines = document_lines(gl_lines, document_id)
+    if lines is None:
+        return None
+    context = document_context(conn, document_id, recomputed_period=period)
     allocated = {} if context is None else {a: context.allocated(a)[0] for a in context.amounts}
-    return DocumentSource(document_id=document_id, lines=lines.astype({"balance_cents": "int64"}) if not lines.empty else lines, allocated=allocated)
+    return DocumentSource(document_id=document_id, lines=lines, allocated=allocated)
 
 
 def document_header(conn: sa.Connection, document_id: str) -> pd.DataFrame:
@@ -466,10 +475,23 @@ def submit_run(
         document = document_context(conn, draft.source_document)
         if document is None:
             errors.append(ValidationError("submission", "document", f"Source document {draft.source_document} has no GL lines in the warehouse."))
-    errors += validate_run(RunToValidate("submission", draft.lines, accounts, tolerance_cents=tolerance_cents, document=document))
+    if draft.run_type not in RUN_TYPES:
+        errors.append(ValidationError("submission", "type", f"Run type '{draft.run_type}' is not one of {', '.join(RUN_TYPES)}."))
+    if not re.fullmatch(PERIOD_PATTERN, draft.period or ""):
+        errors.append(ValidationError("submission", "period", f"Period '{draft.period}' is not a fiscal month YYYY-MM."))
+    if draft.source_document and document is not None:
+        entities = set(document_header(conn, draft.source_document)["entity"].astype(str))
+        if draft.entity not in entities:
+            errors.append(
+                ValidationError("submission", "document", f"Source document {draft.source_document} belongs to entity {', '.join(sorted(entities))}, not {draft.entity}.")
+            )
+    # The tolerated difference is settled first, on a target line, so validation sees what is stored.
+    within = abs(draft.total_debit_cents - draft.total_credit_cents) <= tolerance_cents
+    checked, notes = _absorb_rounding(draft) if within else (draft, ())
+    errors += validate_run(RunToValidate("submission", checked.lines, accounts, tolerance_cents=tolerance_cents, document=document))
     if errors:
         return SubmitResult(None, errors)
-    draft, notes = _absorb_rounding(draft)
+    draft = checked
     run_id = _insert_run(
         conn, draft, None, now(), origin="submitted", created_by=submitted_by,
         reason=f"submitted by {submitted_by} from {source_name}",
@@ -478,16 +500,22 @@ def submit_run(
 
 
 def _absorb_rounding(draft: RunDraft) -> tuple[RunDraft, tuple[str, ...]]:
+    """Settle a difference within the tolerance on the largest target line (never on a source
+    line, whose amount the source document's balance limits)."""
     difference = draft.total_debit_cents - draft.total_credit_cents
     if difference == 0:
         return draft, ()
     lines = draft.lines.copy()
-    side = "credit_cents" if difference > 0 else "debit_cents"
-    index = lines[side].idxmax()
-    lines.loc[index, side] += abs(difference)
-    note = f"rounding difference of {format_money(abs(difference))} added to line {int(lines.loc[index, 'line_no'])}"
-    notes = tuple(draft.notes) + (note,)
-    return RunDraft(**{**draft.__dict__, "lines": lines, "notes": notes}), (note,)
+    targets = lines[lines["role"] == "target"]
+    if targets.empty:
+        return draft, ()
+    index = (targets["debit_cents"] + targets["credit_cents"]).idxmax()
+    if lines.loc[index, "debit_cents"] > 0:
+        lines.loc[index, "debit_cents"] -= difference
+    else:
+        lines.loc[index, "credit_cents"] += difference
+    note = f"rounding difference of {format_money(abs(difference))} settled on line {int(lines.loc[index, 'line_no'])}"
+    return RunDraft(**{**draft.__dict__, "lines": lines, "notes": tuple(draft.notes) + (note,)}), (note,)
 
 
 # --- the document chain ---------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from allocation_pipeline.defs.metadata import markdown_table, totals_by_currency
 from allocation_pipeline.defs.partitions import fiscal_month_partitions, period_of
 from allocation_pipeline.defs.resources import RulesResource, WarehouseResource
 from allocation_pipeline.warehouse.bulk import replace_rows
-from allocation_pipeline.warehouse.ledger_store import document_context, document_source, store_pipeline_runs
+from allocation_pipeline.warehouse.ledger_store import PostingError, document_context, document_source, store_pipeline_runs
 
 
 @dg.asset(group_name="allocation", partitions_def=fiscal_month_partitions, kinds={"pandas"})
@@ -65,10 +65,14 @@ def allocation_runs(
     documents, contexts = {}, {}
     if linked:
         # Document-linked rules pool from the document's GL lines and what other runs took from it.
+        # A document rule runs in the month whose GL holds the document; this month's pipeline runs
+        # are being recomputed, so only other runs count against the document's balances.
         with warehouse.get_engine().connect() as conn:
             for rule in linked:
-                documents[rule.source.document] = document_source(conn, rule.source.document, rule.id)
-                contexts[rule.id] = document_context(conn, rule.source.document, exclude_rule_id=rule.id)
+                source = document_source(conn, rule.source.document, period, gl_lines)
+                if source is not None:
+                    documents[rule.source.document] = source
+                    contexts[rule.id] = document_context(conn, rule.source.document, recomputed_period=period)
     try:
         outcome = allocate_period(period, applicable, gl_balances(gl_lines), driver_values, cost_centers, entities, documents=documents)
     except AllocationError as exc:
@@ -83,10 +87,13 @@ def allocation_runs(
     stored = None
     flags = _anomaly_flags(rules.path, rule_set, outcome.runs, driver_values)
     if not unbalanced and not problems:
-        with warehouse.get_engine().begin() as conn:
-            stored = store_pipeline_runs(
-                conn, period, outcome.runs, {r.id: r.approval for r in applicable}, context.run.run_id, flags=flags
-            )
+        try:
+            with warehouse.get_engine().begin() as conn:
+                stored = store_pipeline_runs(
+                    conn, period, outcome.runs, {r.id: r.approval for r in applicable}, context.run.run_id, flags=flags
+                )
+        except PostingError as exc:
+            raise dg.Failure(description=f"allocation runs of {period} not stored: {exc}") from exc
     summary = pd.DataFrame(
         [
             {
