@@ -1,10 +1,9 @@
 CREATE VIEW v_allocations_by_pool AS
 WITH run_pools AS (
     SELECT run_id,
-           CASE WHEN MIN(cost_center) = MAX(cost_center) THEN MIN(cost_center) END AS pool_cost_center,
-           MIN(account) AS pool_first_account,
-           MAX(account) AS pool_last_account,
-           COUNT(*) AS pool_lines
+           CASE WHEN MIN(cost_center) = MAX(cost_center) THEN MIN(cost_center) END AS source_cost_center,
+           CASE WHEN MIN(account) = MAX(account) THEN MIN(account) END AS source_account,
+           COUNT(*) AS source_lines
     FROM allocation_lines
     WHERE role = 'source'
     GROUP BY run_id
@@ -20,10 +19,9 @@ SELECT r.period,
        r.method,
        r.source_document,
        r.journal_entry_id,
-       p.pool_cost_center,
-       p.pool_first_account,
-       p.pool_last_account,
-       p.pool_lines,
+       p.source_cost_center,
+       p.source_account,
+       p.source_lines,
        r.pool_amount,
        l.line_no,
        l.account,

@@ -6,7 +6,7 @@ WITH origin_runs AS (
 ),
 run_pools AS (
     SELECT run_id,
-           CASE WHEN MIN(cost_center) = MAX(cost_center) THEN MIN(cost_center) END AS pool_cost_center
+           CASE WHEN MIN(cost_center) = MAX(cost_center) THEN MIN(cost_center) END AS source_cost_center
     FROM allocation_lines
     WHERE role = 'source'
     GROUP BY run_id
@@ -36,12 +36,17 @@ parts AS (
            'allocated' AS component,
            e.run_id,
            r.rule_id,
-           CASE WHEN l.debit > l.credit AND o.run_id IS NULL THEN p.pool_cost_center ELSE l.cost_center END AS origin,
+           CASE WHEN o.run_id IS NULL AND al.role = 'target' THEN p.source_cost_center
+                WHEN o.run_id IS NULL AND al.role IS NULL
+                     AND (l.debit > l.credit) = (e.reverses_entry_id IS NULL) THEN p.source_cost_center
+                ELSE l.cost_center END AS origin,
            l.debit - l.credit AS amount
     FROM journal_entries AS e
     JOIN journal_lines AS l ON l.entry_id = e.entry_id
     JOIN dim_accounts AS a ON a.account = l.account
     LEFT JOIN allocation_runs AS r ON r.run_id = e.run_id
+    LEFT JOIN allocation_lines AS al
+           ON al.run_id = e.run_id AND al.line_no = l.line_no AND al.account = l.account AND al.cost_center = l.cost_center
     LEFT JOIN run_pools AS p ON p.run_id = e.run_id
     LEFT JOIN origin_runs AS o ON o.run_id = e.run_id
     WHERE a.type = 'expense'

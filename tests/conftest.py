@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,14 @@ from allocation_pipeline.core.sample_company import generate_company
 POSTGRES_URL = os.environ.get("ALLOCATION_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 SAMPLE_PERIOD = "2026-10"
 SAMPLE_PARTITION = "2026-10-01"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def reports_under_tmp(tmp_path_factory):
+    """Period reports written by any materialization go under the session's tmp, never into data/."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ALLOCATION_REPORTS_DIR", str(tmp_path_factory.mktemp("reports")))
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -57,8 +66,8 @@ def _postgres_or_skip() -> sa.Engine:
     return engine
 
 
-@pytest.fixture
-def postgres_url() -> str:
+@contextmanager
+def postgres_schema():
     """A URL whose search_path is a fresh schema, dropped (with everything in it) afterwards."""
     admin = _postgres_or_skip()
     schema = f"test_{uuid.uuid4().hex[:12]}"
@@ -75,6 +84,12 @@ def postgres_url() -> str:
         with admin.begin() as conn:
             conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture
+def postgres_url() -> str:
+    with postgres_schema() as url:
+        yield url
 
 
 @pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -34,6 +34,7 @@ def _run(args: argparse.Namespace) -> int:
     from allocation_pipeline.defs.definitions import build_definitions
     from allocation_pipeline.defs.partitions import partition_key_of
     from allocation_pipeline.defs.resources import ExtractsResource, RulesResource, WarehouseResource
+    from allocation_pipeline.period_reports import REPORTS_DIR_ENV
     from allocation_pipeline.reporting import run_failures
 
     with tempfile.TemporaryDirectory(prefix="allocation-benchmark-") as tmp:
@@ -53,6 +54,7 @@ def _run(args: argparse.Namespace) -> int:
         }
         assets = list(build_definitions().assets)
         os.environ.pop("DAGSTER_HOME", None)
+        os.environ[REPORTS_DIR_ENV] = str(root / "reports")  # period_report writes here, not into data/
         with dg.DagsterInstance.ephemeral() as instance:
             started = time.perf_counter()
             result = dg.materialize(

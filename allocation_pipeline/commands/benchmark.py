@@ -1,4 +1,4 @@
-"""`allocation benchmark`: measured runs of the pipeline, the multi-level solver and the rules engine (not tests)."""
+"""`allocation benchmark`: measured runs of the pipeline, the multi-level solver, the rules engine and the period report (not tests)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,11 @@ import argparse
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("benchmark", help="measure the pipeline, the multi-level solver or many rules")
+    parser = subparsers.add_parser("benchmark", help="measure the pipeline, the multi-level solver, many rules or the period report")
     sub = parser.add_subparsers(dest="benchmark", required=True, metavar="BENCHMARK")
-    from allocation_pipeline.benchmarks import multilevel, pipeline, rules
+    from allocation_pipeline.benchmarks import multilevel, pipeline, report, rules
 
     pipeline.register(sub)
     multilevel.register(sub)
     rules.register(sub)
+    report.register(sub)

@@ -12,6 +12,7 @@ from allocation_pipeline.defs.jobs import period_close_job
 from allocation_pipeline.defs.ledger import actions as ledger_actions
 from allocation_pipeline.defs.ledger import assets as ledger
 from allocation_pipeline.defs.multilevel import assets as multilevel
+from allocation_pipeline.defs.reporting import assets as reporting
 from allocation_pipeline.defs.resources import default_resources
 from allocation_pipeline.defs.schedules import period_close_schedule
 
@@ -35,6 +36,7 @@ def build_definitions() -> dg.Definitions:
         ledger_actions.defs,
         insights.defs,
         insights_jobs.defs,
+        reporting.defs,
         dg.Definitions(
             jobs=[period_close_job],
             schedules=[period_close_schedule],

@@ -5,7 +5,7 @@ import dagster as dg
 import pandas as pd
 
 from allocation_pipeline.core.money import format_money
-from allocation_pipeline.defs.metadata import markdown_table
+from allocation_pipeline.defs.metadata import markdown_table, totals_by_currency
 from allocation_pipeline.defs.partitions import fiscal_month_partitions, period_of
 from allocation_pipeline.defs.resources import WarehouseResource
 from allocation_pipeline.warehouse.ledger_store import PostingError, entries_for_period, post_approved_runs, unbalanced_entries
@@ -38,6 +38,9 @@ def journal_entries(context: dg.AssetExecutionContext, warehouse: WarehouseResou
             "posted_now": dg.MetadataValue.int(len(posted)),
             "posted_now_entries": dg.MetadataValue.text(", ".join(f"{p.run_id} -> {p.entry_id}" for p in posted) or "-"),
             "entries_in_period": dg.MetadataValue.int(len(entries)),
+            "dagster/row_count": dg.MetadataValue.int(len(entries)),
+            "reversals_in_period": dg.MetadataValue.int(int(entries["reverses_entry_id"].notna().sum())),
+            "total_by_currency": totals_by_currency(entries, "total_debit_cents"),
             "entries": markdown_table(shown),
             "dagster_run_id": dg.MetadataValue.text(context.run.run_id),
         },

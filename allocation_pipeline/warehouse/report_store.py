@@ -1,0 +1,86 @@
+"""Warehouse reads of the period report: one entity's runs, entries, chain, allocations, costs,
+source transactions and insights for one fiscal period, as frames (every statement is a file in
+`sql/`, most of them reading the BI views). Reads only; tolerates empty insight tables."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import sqlalchemy as sa
+
+from allocation_pipeline.core.insights.config import shift_period
+from allocation_pipeline.core.report.model import ReportData
+from allocation_pipeline.warehouse.bulk import read_frame
+from allocation_pipeline.warehouse.engine import describe, sql_text
+
+# The runs list covers the period and the months before it, so its period filter means something.
+HISTORY_PERIODS = 12
+# Source transactions behind a pool: the largest documents per cost center and account, with counts.
+TOP_DOCUMENTS = 8
+
+_CENTS = ("_cents",)
+
+
+def report_entities(conn: sa.Connection, period: str) -> pd.DataFrame:
+    """Every entity (entity, name, currency) with the status of its fiscal period (or None)."""
+    return read_frame(conn, sql_text("select_report_entities"), {"period": period})
+
+
+def read_report_data(
+    conn: sa.Connection, period: str, entity: str, history_periods: int = HISTORY_PERIODS, top_documents: int = TOP_DOCUMENTS
+) -> ReportData:
+    """Everything the report of `entity` for `period` shows; raises LookupError for an unknown entity."""
+    entities = report_entities(conn, period)
+    row = entities[entities["entity"] == entity]
+    if row.empty:
+        known = ", ".join(entities["entity"]) or "none"
+        raise LookupError(f"no entity {entity} in dim_entities (entities: {known})")
+    head = row.iloc[0]
+    first = shift_period(period, -(history_periods - 1))
+    window = {"entity": entity, "period": period, "first_period": first}
+    here = {"entity": entity, "period": period}
+
+    def frame(name: str, params: dict) -> pd.DataFrame:
+        return _typed(read_frame(conn, sql_text(name), params))
+
+    runs = frame("select_report_runs", window)
+    # A source document's GL lines are looked up by id (no index to lean on): only when a run has one.
+    documents = frame("select_report_source_documents", window) if runs["source_document"].notna().any() else pd.DataFrame()
+    flags = frame("select_anomaly_flags", {"period": period})
+    profitability = frame("select_profitability", {"period": period})
+    return ReportData(
+        period=period,
+        entity=entity,
+        entity_name=str(head["name"]),
+        currency=str(head["currency"]),
+        period_status=head["period_status"] if isinstance(head["period_status"], str) else None,
+        first_period=first,
+        runs=runs,
+        run_lines=frame("select_report_run_lines", window),
+        history=frame("select_report_run_history", window),
+        entries=frame("select_report_entries", window),
+        entry_lines=frame("select_report_entry_lines", window),
+        links=frame("select_report_links", window),
+        source_documents=documents,
+        allocations=frame("select_report_allocations", here),
+        origins=frame("select_report_origins", here),
+        cost_objects=frame("select_report_cost_objects", here),
+        source_transactions=frame("select_report_source_transactions", {**here, "top_documents": top_documents}),
+        narratives=frame("select_report_narratives", here),
+        flags=flags[flags["entity"] == entity].reset_index(drop=True) if not flags.empty else flags,
+        driver_analysis=frame("select_report_driver_analysis", {"period": period}),
+        profitability=profitability[profitability["entity"] == entity].reset_index(drop=True) if not profitability.empty else profitability,
+        quarantine=frame("select_report_quarantine", {"period": period}),
+        top_documents=top_documents,
+        generated_at=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        source=describe(str(conn.engine.url)),
+    )
+
+
+def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+    """Cents columns as int64 (NULL as 0), whatever the driver returned (Decimal, float, int)."""
+    for column in frame.columns:
+        if column.endswith(_CENTS):
+            frame[column] = pd.to_numeric(frame[column]).fillna(0).astype("int64")
+    return frame

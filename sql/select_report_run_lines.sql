@@ -1,0 +1,13 @@
+SELECT l.run_id, l.line_no, l.role, l.account, a.name AS account_name, l.cost_center, c.name AS cost_center_name,
+       l.product, l.region,
+       CAST(ROUND(l.debit * 100) AS BIGINT) AS debit_cents,
+       CAST(ROUND(l.credit * 100) AS BIGINT) AS credit_cents,
+       l.driver, l.driver_value, l.share, l.explanation
+FROM allocation_lines AS l
+JOIN allocation_runs AS r ON r.run_id = l.run_id
+LEFT JOIN dim_accounts AS a ON a.account = l.account
+LEFT JOIN dim_cost_centers AS c ON c.cost_center = l.cost_center
+WHERE r.entity = :entity
+  AND (r.period BETWEEN :first_period AND :period
+       OR r.run_id IN (SELECT j.run_id FROM journal_entries AS j WHERE j.entity = :entity AND j.period = :period))
+ORDER BY r.run_number, l.line_no
