@@ -59,7 +59,9 @@ def test_generate_then_run_posts_the_period(tmp_path: Path):
     assert (data_dir / "extracts" / "gl_lines" / f"{SAMPLE_PERIOD}.csv").is_file(), _show(generate)
     assert (data_dir / "rules.yaml").is_file(), _show(generate)
 
-    run = _run([str(BIN / "allocation"), "run", "--period", SAMPLE_PERIOD], _env(tmp_path, ALLOCATION_DATA_DIR=str(data_dir)))
+    run_env = _env(tmp_path, ALLOCATION_DATA_DIR=str(data_dir))
+    (tmp_path / "dagster_home" / "dagster.yaml").unlink()  # `allocation run` must write its own
+    run = _run([str(BIN / "allocation"), "run", "--period", SAMPLE_PERIOD], run_env)
 
     assert run.returncode == 0, _show(run)
     warehouse = data_dir / "warehouse.duckdb"
@@ -68,6 +70,7 @@ def test_generate_then_run_posts_the_period(tmp_path: Path):
     assert re.search(r"^Warehouse:\s+duckdb:///" + re.escape(str(warehouse)) + "$", run.stdout, re.MULTILINE), _show(run)
     assert str(tmp_path / "dagster_home") in run.stdout, _show(run)
     assert "did not finish cleanly" not in run.stdout, _show(run)
+    assert re.search(r"^Period reports:\s+\S+/2026-10/EE\.html$", run.stdout, re.MULTILINE), _show(run)
     # Dagster's own log stays at warnings unless --verbose; a new instance sends no telemetry.
     assert " - DEBUG - " not in run.stdout + run.stderr
     assert "enabled: false" in (tmp_path / "dagster_home" / "dagster.yaml").read_text()

@@ -29,6 +29,7 @@ def _run(args: argparse.Namespace) -> int:
 
     from allocation_pipeline.defs.definitions import build_definitions
     from allocation_pipeline.defs.partitions import fiscal_month_partitions, partition_key_of
+    from allocation_pipeline.period_reports import reports_dir
     from allocation_pipeline.reporting import period_summary, run_failures
 
     period = args.period or _latest_period(Path(settings.extracts_dir()))
@@ -58,6 +59,9 @@ def _run(args: argparse.Namespace) -> int:
     failures = run_failures(result)
     print(period_summary(settings.warehouse_url(), period))
     print(f"\nWarehouse:       {settings.warehouse_url()}")
+    reports = sorted((reports_dir() / period).glob("*.html"))
+    if reports:
+        print("Period reports:  " + "\n                 ".join(str(p) for p in reports))
     print(f"Dagster run:     {result.run_id} (instance {home})")
     print(f"Dagster UI:      DAGSTER_HOME={home} dagster dev -w workspace.yaml")
     if failures:
