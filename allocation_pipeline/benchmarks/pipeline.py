@@ -30,28 +30,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _run(args: argparse.Namespace) -> int:
     import dagster as dg
 
-    from allocation_pipeline.core.sample_company import generate_company
+    from allocation_pipeline.benchmarks import one_period_company
     from allocation_pipeline.defs.definitions import build_definitions
     from allocation_pipeline.defs.partitions import partition_key_of
-    from allocation_pipeline.defs.resources import ExtractsResource, RulesResource, WarehouseResource
     from allocation_pipeline.period_reports import REPORTS_DIR_ENV
     from allocation_pipeline.reporting import run_failures
 
     with tempfile.TemporaryDirectory(prefix="allocation-benchmark-") as tmp:
         root = Path(tmp)
         started = time.perf_counter()
-        summary = generate_company(
-            root, seed=args.seed, periods=1, end_period=args.period, closed_periods=0,
-            gl_lines_per_period=args.gl_lines, file_format=args.format,
+        summary, resources = one_period_company(
+            root, seed=args.seed, period=args.period, gl_lines=args.gl_lines, file_format=args.format, warehouse_url=args.warehouse_url
         )
         generation = time.perf_counter() - started
         gl_rows = summary.row_counts.get("gl_lines", args.gl_lines)
-        url = args.warehouse_url or f"duckdb:///{root / 'warehouse.duckdb'}"
-        resources = {
-            "warehouse": WarehouseResource(url=url),
-            "extracts": ExtractsResource(directory=str(summary.extracts_dir)),
-            "rules": RulesResource(path=str(root / "rules.yaml")),
-        }
+        url = resources["warehouse"].url
         assets = list(build_definitions().assets)
         os.environ.pop("DAGSTER_HOME", None)
         os.environ[REPORTS_DIR_ENV] = str(root / "reports")  # period_report writes here, not into data/

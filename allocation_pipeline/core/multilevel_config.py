@@ -17,6 +17,7 @@ from allocation_pipeline.core.rules import (
     _is_period,
     _parse_approval,
     _parse_source,
+    _text,
 )
 
 SECTION = "multilevel"
@@ -187,14 +188,6 @@ def _parse_spec(raw: dict, problems: list[str]) -> MultilevelSpec | None:
         effective_to=None if effective_to is None else str(effective_to),
         approval=approval, condition_limit=limit,
     )
-
-
-def _text(raw: dict, key: str, problems: list[str]) -> str:
-    value = raw.get(key)
-    if not isinstance(value, str) or not value.strip():
-        problems.append(f"{key}: required text is missing")
-        return ""
-    return value.strip()
 
 
 def _overlaps(specs: list[MultilevelSpec]) -> list[str]:
