@@ -14,13 +14,16 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from importlib.metadata import entry_points
-from typing import Any, ClassVar, Mapping
+from typing import Annotated, Any, ClassVar, Mapping
 
 import numpy as np
 import pandas as pd
+from pydantic import AfterValidator, BaseModel, Field, ValidationError, model_validator
 
+from allocation_pipeline.config.fields import ConfigModel, Name, hint, invalid, percent, text
+from allocation_pipeline.config.problems import did_you_mean, error_entries, locate
 from allocation_pipeline.core.money import format_money, largest_remainder
 
 ENTRY_POINT_GROUP = "allocation_pipeline.methods"
@@ -79,48 +82,105 @@ class MethodResult:
 
 
 class AllocationMethod(ABC):
-    """The interface a method implements. `name` is what rules refer to."""
+    """The interface a method implements. `name` is what rules refer to.
+
+    `parameters_model` (a pydantic model, None: no check) declares the parameters a rule gives the
+    method: it validates them when a rules file is loaded and describes them in the rules file's
+    JSON Schema. A plugin may instead override `check_parameters`.
+    """
 
     name: ClassVar[str]
+    parameters_model: ClassVar[type[BaseModel] | None] = None
 
     def check_parameters(self, parameters: Mapping[str, Any]) -> list[str]:
         """Problems with the rule's parameters, as short sentences naming the field (empty: fine).
 
         Called when a rules file is loaded, so a bad rule fails before any period runs."""
+        if self.parameters_model is None:
+            return []
+        try:
+            self.parameters_model.model_validate(dict(parameters))
+        except ValidationError as exc:
+            return [str(p) for p in locate(error_entries(exc, ("parameters",)), {"parameters": parameters})]
         return []
+
+    def parse_parameters(self, parameters: Mapping[str, Any]) -> Any:
+        """The parameters validated by `parameters_model`; MethodError naming every problem."""
+        _raise_on(self.check_parameters(parameters))
+        return self.parameters_model.model_validate(dict(parameters))
 
     @abstractmethod
     def weights(self, request: MethodRequest) -> MethodResult:
         """Non-negative weights per target; they need not sum to one."""
 
 
-# --- helpers shared by the shipped methods -----------------------------------------------------
+# --- parameter models and helpers shared by the shipped methods ---------------------------------
 
 
-def parse_percent(raw: Any) -> Decimal | None:
-    """A percent as an exact Decimal, or None if it is not a finite, non-negative number."""
-    try:
-        percent = Decimal(str(raw))
-    except InvalidOperation:
-        return None
-    return percent if percent.is_finite() and percent >= 0 else None
+def _sums_to_100(what: str, empty: str):
+    def check(percents: dict[str, Any]) -> dict[str, Any]:
+        if not percents:
+            raise invalid(empty)
+        total = sum(_effort(p) for p in percents.values())
+        if total != 100:
+            raise invalid(f"{what}sum to {total}, not 100")
+        return percents
+
+    return AfterValidator(check)
 
 
-def percent_map(value: Any, field_name: str) -> tuple[dict[str, Decimal], list[str]]:
-    """A {name: percent} parameter: numbers, none negative, summing to exactly 100."""
-    if not isinstance(value, dict) or not value:
-        return {}, [f"{field_name}: map each name to its percent"]
-    problems = []
-    percents: dict[str, Decimal] = {}
-    for name, raw in value.items():
-        percent = parse_percent(raw)
-        if percent is None:
-            problems.append(f"{field_name}.{name}: '{raw}' is not a number of 0 or more")
-        else:
-            percents[str(name)] = percent
-    if not problems and sum(percents.values()) != 100:
-        problems.append(f"{field_name}: sum to {sum(percents.values())}, not 100")
-    return percents, problems
+def _effort(value: Any) -> Decimal:
+    return value.effort if isinstance(value, Activity) else value
+
+
+# A {name: percent} parameter: numbers, none negative, summing to exactly 100.
+PercentMap = Annotated[dict[Name, percent()], _sums_to_100("", "map each name to its percent"), hint("map each name to its percent")]
+
+
+class DriverParameters(ConfigModel):
+    """Parameters of `driver`: the one driver the pool is shared by."""
+
+    driver: text("name the driver") = Field(description="a driver: headcount, hours or any usage metric, e.g. floor_area")
+
+
+class NoParameters(ConfigModel):
+    """`even_split` takes no parameters."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _takes_none(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data:
+            raise invalid(f"even_split takes none (got {', '.join(map(str, data))})")
+        return data
+
+
+class PercentagesParameters(ConfigModel):
+    """Parameters of `fixed_percentages`."""
+
+    percentages: PercentMap = Field(description="target -> percent of the pool; the percents sum to 100")
+
+
+class WeightsParameters(ConfigModel):
+    """Parameters of `weighted_drivers`."""
+
+    weights: PercentMap = Field(description="driver -> weight in percent; the weights sum to 100")
+
+
+class Activity(ConfigModel):
+    """One activity of `activity_based`: its share of the pool and the driver it is consumed by."""
+
+    effort: percent("give the activity's percent of the pool (a number of 0 or more)") = Field(description="percent of the pool's resources")
+    driver: text("name the driver") = Field(description="the quantity by which cost objects consume the activity")
+
+
+class ActivityParameters(ConfigModel):
+    """Parameters of `activity_based`."""
+
+    activities: Annotated[
+        dict[Name, Annotated[Activity, hint("expected {effort: percent, driver: name}")]],
+        _sums_to_100("efforts ", "map each activity to {effort: percent, driver: name}"),
+        hint("map each activity to {effort: percent, driver: name}"),
+    ] = Field(description="activity -> {effort, driver}; the efforts sum to 100")
 
 
 def driver_array(request: MethodRequest, driver: str) -> np.ndarray:
@@ -164,16 +224,10 @@ class SingleDriver(AllocationMethod):
     """
 
     name = "driver"
-
-    def check_parameters(self, parameters: Mapping[str, Any]) -> list[str]:
-        if not isinstance(parameters.get("driver"), str) or not parameters["driver"]:
-            return ["parameters.driver: name the driver"]
-        unknown = sorted(set(parameters) - {"driver"})
-        return [f"parameters: unknown field(s) {', '.join(map(str, unknown))}"] if unknown else []
+    parameters_model = DriverParameters
 
     def weights(self, request: MethodRequest) -> MethodResult:
-        _raise_on(self.check_parameters(request.parameters))
-        driver = request.parameters["driver"]
+        driver = self.parse_parameters(request.parameters).driver
         values = driver_array(request, driver)
         notes = _missing_notes(request, values, driver, "receives nothing")
         values = np.nan_to_num(values, nan=0.0)
@@ -191,9 +245,7 @@ class EvenSplit(AllocationMethod):
     """
 
     name = "even_split"
-
-    def check_parameters(self, parameters: Mapping[str, Any]) -> list[str]:
-        return [f"parameters: even_split takes none (got {', '.join(map(str, parameters))})"] if parameters else []
+    parameters_model = NoParameters
 
     def weights(self, request: MethodRequest) -> MethodResult:
         return MethodResult(weights=pd.Series(1.0, index=list(request.targets)))
@@ -208,15 +260,10 @@ class FixedPercentages(AllocationMethod):
     """
 
     name = "fixed_percentages"
-
-    def check_parameters(self, parameters: Mapping[str, Any]) -> list[str]:
-        _, problems = percent_map(parameters.get("percentages"), "parameters.percentages")
-        unknown = sorted(set(parameters) - {"percentages"})
-        return problems + ([f"parameters: unknown field(s) {', '.join(map(str, unknown))}"] if unknown else [])
+    parameters_model = PercentagesParameters
 
     def weights(self, request: MethodRequest) -> MethodResult:
-        _raise_on(self.check_parameters(request.parameters))
-        percentages, _ = percent_map(request.parameters["percentages"], "parameters.percentages")
+        percentages = self.parse_parameters(request.parameters).percentages
         missing = sorted(set(percentages) - set(request.targets))
         if missing:
             raise MethodError(f"parameters.percentages: {', '.join(missing)} not among the rule's targets")
@@ -239,15 +286,10 @@ class WeightedDrivers(AllocationMethod):
     """
 
     name = "weighted_drivers"
-
-    def check_parameters(self, parameters: Mapping[str, Any]) -> list[str]:
-        _, problems = percent_map(parameters.get("weights"), "parameters.weights")
-        unknown = sorted(set(parameters) - {"weights"})
-        return problems + ([f"parameters: unknown field(s) {', '.join(map(str, unknown))}"] if unknown else [])
+    parameters_model = WeightsParameters
 
     def weights(self, request: MethodRequest) -> MethodResult:
-        _raise_on(self.check_parameters(request.parameters))
-        percents, _ = percent_map(request.parameters["weights"], "parameters.weights")
+        percents = self.parse_parameters(request.parameters).weights
         targets = list(request.targets)
         total = np.zeros(len(targets))
         parts: list[list[str]] = []
@@ -292,37 +334,11 @@ class ActivityBased(AllocationMethod):
     """
 
     name = "activity_based"
-
-    def check_parameters(self, parameters: Mapping[str, Any]) -> list[str]:
-        activities = parameters.get("activities")
-        unknown = sorted(set(parameters) - {"activities"})
-        problems = [f"parameters: unknown field(s) {', '.join(map(str, unknown))}"] if unknown else []
-        if not isinstance(activities, dict) or not activities:
-            return problems + ["parameters.activities: map each activity to {effort: percent, driver: name}"]
-        total = Decimal(0)
-        for activity, spec in activities.items():
-            where = f"parameters.activities.{activity}"
-            if not isinstance(spec, dict):
-                problems.append(f"{where}: expected {{effort: percent, driver: name}}")
-                continue
-            extra = sorted(set(spec) - {"effort", "driver"})
-            if extra:
-                problems.append(f"{where}: unknown field(s) {', '.join(map(str, extra))}")
-            if not isinstance(spec.get("driver"), str) or not spec["driver"]:
-                problems.append(f"{where}.driver: name the driver")
-            effort = parse_percent(spec.get("effort"))
-            if effort is None:
-                problems.append(f"{where}.effort: give the activity's percent of the pool (a number of 0 or more)")
-            else:
-                total += effort
-        if not problems and total != 100:
-            problems.append(f"parameters.activities: efforts sum to {total}, not 100")
-        return problems
+    parameters_model = ActivityParameters
 
     def weights(self, request: MethodRequest) -> MethodResult:
-        _raise_on(self.check_parameters(request.parameters))
-        activities = request.parameters["activities"]
-        efforts = {a: parse_percent(s["effort"]) for a, s in activities.items()}
+        activities = self.parse_parameters(request.parameters).activities
+        efforts = {a: spec.effort for a, spec in activities.items()}
         names = list(activities)
         # Activity costs in cents, for the rates the notes report (the lines are rounded once, per target).
         activity_cents = dict(zip(names, largest_remainder(request.pool_cents, [float(efforts[a]) for a in names])))
@@ -334,7 +350,7 @@ class ActivityBased(AllocationMethod):
             effort = efforts[activity]
             if effort == 0:
                 continue
-            driver = activities[activity]["driver"]
+            driver = activities[activity].driver
             values = driver_array(request, driver)
             notes += _missing_notes(request, values, driver, f"receives nothing from activity {activity}")
             quantity = float(np.nansum(values))
@@ -349,7 +365,7 @@ class ActivityBased(AllocationMethod):
             )
             parts.append([f"{activity} none" if q != q else f"{activity} {_format_quantity(q)} {driver} x {rate:,.4f}" for q in values])
         explanations = [" + ".join(p[i] for p in parts) for i in range(len(targets))]
-        label = " + ".join(f"{a} {_percent_text(efforts[a])} by {activities[a]['driver']}" for a in names)
+        label = " + ".join(f"{a} {_percent_text(efforts[a])} by {activities[a].driver}" for a in names)
         return MethodResult(
             weights=pd.Series(total, index=targets), driver=label, notes=tuple(notes),
             explanations=pd.Series(explanations, index=targets, dtype=object),
@@ -382,8 +398,19 @@ def available_methods() -> dict[str, AllocationMethod]:
     return methods
 
 
+def method_names(methods: Mapping[str, AllocationMethod], composite: bool = True) -> list[str]:
+    """What a rule's `method` may name: the registry's methods and, with `composite`, product_of_shares
+    (which is not a method of the registry but the engine's composition of them)."""
+    return [*methods, PRODUCT_OF_SHARES] if composite else list(methods)
+
+
+def unknown_method_message(name: str, methods: Mapping[str, AllocationMethod], composite: bool = True) -> str:
+    names = method_names(methods, composite)
+    return f"unknown method '{name}'{did_you_mean(name, names)}; available: {', '.join(names)}"
+
+
 def get_method(name: str, methods: Mapping[str, AllocationMethod] | None = None) -> AllocationMethod:
     methods = methods if methods is not None else available_methods()
     if name not in methods:
-        raise MethodError(f"unknown method '{name}'; available: {', '.join(methods)}")
+        raise MethodError(unknown_method_message(name, methods))
     return methods[name]

@@ -28,27 +28,20 @@ A rules file without the section has no pools and the default thresholds; nothin
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from decimal import Decimal
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
 
-import yaml
-
+from allocation_pipeline.config.problems import ConfigError
 from allocation_pipeline.core.methods import AllocationMethod
-from allocation_pipeline.core.money import decimal_to_cents
 from allocation_pipeline.core.rules import Rule, RuleSet, RulesError, parse_rules
 
 SECTION = "insights"
 FLAG_KINDS = ("consumption_gap", "peer_outlier", "period_jump", "fit_drop", "turned_unprofitable")
 SEVERITIES = ("low", "medium", "high")
-# What a proposal may hold: a rule's fields except those a recommendation supplies.
-_PROPOSAL_KEYS = {"description", "type", "entity", "order", "source", "target", "accounts", "effective", "approval", "fallback"}
-_POOL_KEYS = {"id", "description", "consumption", "candidates", "proposal"}
-_SECTION_KEYS = {"history_periods", "min_periods", "thresholds", "blocking", "pools"}
 
 
-class InsightsConfigError(ValueError):
+class InsightsConfigError(ConfigError):
     """An `insights:` section that cannot be used; the message names the file, entry and field."""
 
 
@@ -109,49 +102,24 @@ class InsightsConfig:
 
 def load_insights(path: str | Path) -> InsightsConfig:
     """The `insights:` section of a rules file (defaults when the file has none)."""
-    path = Path(path)
-    if not path.is_file():
-        raise InsightsConfigError(f"{path}: rules file not found")
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise InsightsConfigError(f"{path}: not valid YAML ({exc})") from exc
-    return parse_insights(document, str(path))
+    from allocation_pipeline.config.problems import read_yaml
+
+    source = read_yaml(path, InsightsConfigError)
+    return _build(source.data, str(path), source)
 
 
 def parse_insights(document: Any, location: str = "rules") -> InsightsConfig:
     """Validate the `insights:` section of a parsed rules document; every problem in one error."""
-    raw = document.get(SECTION) if isinstance(document, dict) else None
-    if raw is None:
-        return InsightsConfig(path=location)
-    where = f"{location}: {SECTION}"
-    if not isinstance(raw, dict):
-        raise InsightsConfigError(f"{where}: expected a mapping (pools, thresholds, blocking)")
-    problems: list[str] = []
-    unknown = sorted(set(raw) - _SECTION_KEYS)
-    if unknown:
-        problems.append(f"unknown field(s) {', '.join(map(str, unknown))}")
-    history = _whole(raw, "history_periods", 12, 1, problems)
-    min_periods = _whole(raw, "min_periods", 3, 2, problems)
-    thresholds = _parse_thresholds(raw.get("thresholds"), problems)
-    blocking = _parse_blocking(raw.get("blocking"), problems)
-    pools: list[PoolSpec] = []
-    raw_pools = raw.get("pools") or []
-    if not isinstance(raw_pools, list):
-        problems.append("pools: expected a list")
-        raw_pools = []
-    seen: set[str] = set()
-    for position, item in enumerate(raw_pools, start=1):
-        pool = _parse_pool(item, position, problems)
-        if pool is None:
-            continue
-        if pool.id in seen:
-            problems.append(f"pool '{pool.id}': id: duplicate pool id")
-        seen.add(pool.id)
-        pools.append(pool)
+    return _build(document, location)
+
+
+def _build(document: Any, location: str, source=None) -> InsightsConfig:
+    from allocation_pipeline.config.insights import check_insights
+
+    config, problems = check_insights(document, source)
     if problems:
-        raise InsightsConfigError(f"{where}: " + "; ".join(problems))
-    return InsightsConfig(tuple(pools), thresholds, blocking, history, min_periods, location)
+        raise InsightsConfigError.of(location, problems)
+    return replace(config, path=location)
 
 
 def pool_rule(
@@ -165,8 +133,6 @@ def pool_rule(
     if existing is not None:
         if method is None:
             return existing
-        from dataclasses import replace
-
         return replace(existing, method=method, parameters=dict(parameters or {}), fallback_method=None, fallback_parameters={})
     if pool.proposal is None:
         raise InsightsConfigError(
@@ -197,114 +163,6 @@ def proposal_document(pool: PoolSpec, method: str, parameters: Mapping[str, Any]
 
 def _next_order(rule_set: RuleSet) -> int:
     return max((r.order for r in rule_set.rules), default=0) + 10
-
-
-def _whole(raw: dict, key: str, default: int, minimum: int, problems: list[str]) -> int:
-    value = raw.get(key, default)
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        problems.append(f"{key}: must be a whole number of at least {minimum}")
-        return default
-    return value
-
-
-def _parse_thresholds(raw: Any, problems: list[str]) -> Thresholds:
-    if raw is None:
-        return Thresholds()
-    if not isinstance(raw, dict):
-        problems.append("thresholds: expected a mapping")
-        return Thresholds()
-    defaults = Thresholds()
-    values: dict[str, Any] = {}
-    names = {"share_gap_points", "share_gap_percent", "peer_z", "peer_gap_percent", "min_peers", "jump_percent", "jump_min_amount", "fit_drop"}
-    unknown = sorted(set(raw) - names)
-    if unknown:
-        problems.append(f"thresholds: unknown field(s) {', '.join(map(str, unknown))}")
-    for key, value in raw.items():
-        if key not in names:
-            continue
-        if key == "jump_min_amount":
-            try:
-                values["jump_min_cents"] = abs(decimal_to_cents(Decimal(str(value))))
-            except (ValueError, ArithmeticError) as exc:
-                problems.append(f"thresholds.jump_min_amount: {exc}")
-            continue
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-            problems.append(f"thresholds.{key}: '{value}' is not a number of 0 or more")
-            continue
-        values[key] = int(value) if key == "min_peers" else float(value)
-    if values.get("min_peers", defaults.min_peers) < 3:
-        problems.append("thresholds.min_peers: robust statistics need at least 3 peers")
-        values.pop("min_peers")
-    return Thresholds(**{**defaults.__dict__, **values})
-
-
-def _parse_blocking(raw: Any, problems: list[str]) -> dict[str, str]:
-    if raw is None:
-        return {}
-    if isinstance(raw, list):
-        raw = {kind: "low" for kind in raw}
-    if not isinstance(raw, dict):
-        problems.append("blocking: map a flag kind to the lowest severity that blocks, e.g. {consumption_gap: high}")
-        return {}
-    blocking = {}
-    for kind, severity in raw.items():
-        if kind not in FLAG_KINDS:
-            problems.append(f"blocking: '{kind}' is not a flag kind ({', '.join(FLAG_KINDS)})")
-        elif severity not in SEVERITIES:
-            problems.append(f"blocking.{kind}: '{severity}' is not a severity ({', '.join(SEVERITIES)})")
-        else:
-            blocking[str(kind)] = str(severity)
-    return blocking
-
-
-def _parse_pool(raw: Any, position: int, problems: list[str]) -> PoolSpec | None:
-    where = f"pool #{position}"
-    if not isinstance(raw, dict):
-        problems.append(f"{where}: expected a mapping")
-        return None
-    pool_id = raw.get("id")
-    if isinstance(pool_id, str) and pool_id.strip():
-        where = f"pool '{pool_id}'"
-    else:
-        problems.append(f"{where}: id: name the rule (or the rule to add)")
-        return None
-    found: list[str] = []
-    unknown = sorted(set(raw) - _POOL_KEYS)
-    if unknown:
-        found.append(f"unknown field(s) {', '.join(map(str, unknown))}")
-    consumption = raw.get("consumption")
-    if not isinstance(consumption, str) or not consumption:
-        found.append("consumption: name the usage metric of observed consumption")
-    candidates = raw.get("candidates")
-    if not isinstance(candidates, list) or not candidates or not all(isinstance(c, str) and c for c in candidates):
-        found.append("candidates: list the candidate drivers")
-        candidates = []
-    elif len(set(candidates)) != len(candidates):
-        found.append("candidates: a driver is listed twice")
-    elif consumption in candidates:
-        found.append(f"candidates: the consumption metric {consumption} cannot be its own driver")
-    proposal = raw.get("proposal")
-    if proposal is not None:
-        if not isinstance(proposal, dict):
-            found.append("proposal: expected the new rule's fields (entity, source, target, accounts)")
-            proposal = None
-        else:
-            extra = sorted(set(proposal) - _PROPOSAL_KEYS)
-            if extra:
-                found.append(f"proposal: field(s) {', '.join(map(str, extra))} not allowed (a recommendation supplies id, method and parameters)")
-            else:
-                spec = PoolSpec(pool_id.strip(), "", (), proposal=proposal)
-                try:
-                    parse_rules({"rules": [proposal_document(spec, "even_split", {}, 10)]}, "proposal")
-                except RulesError as exc:
-                    found.append(str(exc).replace("proposal: rule ", "proposal: ", 1))
-    problems += [f"{where}: {p}" for p in found]
-    if found:
-        return None
-    return PoolSpec(
-        id=pool_id.strip(), consumption=consumption, candidates=tuple(candidates),
-        description=str(raw.get("description", "")), proposal=proposal,
-    )
 
 
 def shift_period(period: str, months: int) -> str:

@@ -33,13 +33,12 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from allocation_pipeline.config.problems import ConfigError, did_you_mean
 from allocation_pipeline.core.allocation import AllocationError, RunDraft, allocate_period
 from allocation_pipeline.core.methods import AllocationMethod, MethodError, available_methods
 from allocation_pipeline.core.money import format_money
 from allocation_pipeline.core.rules import RulesError, parse_rules
 
-_KEYS = {"name", "description", "rules", "add_rules", "remove_rules", "drivers", "cost_centers"}
-_OPERATIONS = ("move", "set", "scale")
 LINE_KEYS = ["entity", "currency", "rule_id", "cost_center", "product", "region"]
 # Stored as whatif_results; the amounts are named apart from the `scenario` (name) column.
 RESULT_COLUMNS = ["scenario", "period", *LINE_KEYS, "baseline_amount_cents", "scenario_amount_cents", "difference_cents"]
@@ -49,7 +48,7 @@ SCENARIO_COLUMNS = [
 ]
 
 
-class ScenarioError(ValueError):
+class ScenarioError(ConfigError):
     """A scenario that cannot be run; the message names the file, the entry and what is wrong."""
 
 
@@ -149,63 +148,29 @@ class ScenarioResult:
 
 def load_scenario(path: str | Path, name: str | None = None) -> Scenario:
     """Read and validate a scenario file; its name is `name`, else the file's `name:`, else its stem."""
-    path = Path(path)
-    if not path.is_file():
-        raise ScenarioError(f"{path}: scenario file not found")
-    text = path.read_text(encoding="utf-8")
-    try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ScenarioError(f"{path}: not valid YAML ({exc})") from exc
-    return parse_scenario(document or {}, str(path), name=name or None, default_name=path.stem, text=text)
+    from allocation_pipeline.config.problems import read_yaml
+
+    source = read_yaml(path, ScenarioError, "scenario file")
+    return parse_scenario(source.data or {}, str(path), name=name or None, default_name=Path(path).stem, text=source.text, source=source)
 
 
-def parse_scenario(document: Any, location: str = "scenario", name: str | None = None, default_name: str = "scenario", text: str | None = None) -> Scenario:
-    """Validate a parsed scenario; every problem in one ScenarioError."""
-    if not isinstance(document, dict):
-        raise ScenarioError(f"{location}: expected a mapping (name, rules, add_rules, remove_rules, drivers, cost_centers)")
-    problems: list[str] = []
-    unknown = sorted(set(document) - _KEYS)
-    if unknown:
-        problems.append(f"unknown field(s) {', '.join(map(str, unknown))}")
-    rule_changes = document.get("rules") or {}
-    if not isinstance(rule_changes, dict) or not all(isinstance(v, dict) for v in rule_changes.values()):
-        problems.append("rules: map a rule id to the fields that change, e.g. {it_overhead_split: {parameters: {...}}}")
-        rule_changes = {}
-    for rule_id, fields in rule_changes.items():
-        if "id" in fields:
-            problems.append(f"rules.{rule_id}: the id cannot change (remove the rule and add another)")
-    new_rules = document.get("add_rules") or []
-    if not isinstance(new_rules, list) or not all(isinstance(r, dict) for r in new_rules):
-        problems.append("add_rules: a list of rules, written as in the rules file")
-        new_rules = []
-    removed = document.get("remove_rules") or []
-    if not isinstance(removed, list) or not all(isinstance(r, str) for r in removed):
-        problems.append("remove_rules: a list of rule ids")
-        removed = []
-    drivers = document.get("drivers") or []
-    if not isinstance(drivers, list):
-        problems.append("drivers: a list of changes ({move: ...}, {set: ...}, {scale: ...})")
-        drivers = []
-    for position, change in enumerate(drivers, start=1):
-        problems += [f"drivers #{position}: {p}" for p in _check_driver_change(change)]
-    centers = document.get("cost_centers") or []
-    if not isinstance(centers, list):
-        problems.append("cost_centers: a list of new cost centers")
-        centers = []
-    for position, center in enumerate(centers, start=1):
-        if not isinstance(center, dict) or not isinstance(center.get("cost_center"), str) or not isinstance(center.get("entity"), str):
-            problems.append(f"cost_centers #{position}: give at least cost_center and entity")
-        elif not isinstance(center.get("drivers", {}), dict):
-            problems.append(f"cost_centers #{position}: drivers: map a driver to its value")
+def parse_scenario(
+    document: Any, location: str = "scenario", name: str | None = None, default_name: str = "scenario", text: str | None = None, source=None,
+) -> Scenario:
+    """Validate a parsed scenario (`source`: the YAML file it came from, for line numbers); every
+    problem in one ScenarioError."""
+    from allocation_pipeline.config.scenario import check_scenario
+
+    problems = check_scenario(document, source)
     if problems:
-        raise ScenarioError(f"{location}: " + "; ".join(problems))
+        raise ScenarioError.of(location, problems)
     scenario_name = name or str(document.get("name") or default_name)
     if text is None:
         text = yaml.safe_dump(document, sort_keys=False)
     return Scenario(
-        name=scenario_name, description=str(document.get("description") or ""), rule_changes=rule_changes,
-        new_rules=tuple(new_rules), removed_rules=tuple(removed), driver_changes=tuple(drivers), new_cost_centers=tuple(centers), text=text,
+        name=scenario_name, description=str(document.get("description") or ""), rule_changes=document.get("rules") or {},
+        new_rules=tuple(document.get("add_rules") or []), removed_rules=tuple(document.get("remove_rules") or []),
+        driver_changes=tuple(document.get("drivers") or []), new_cost_centers=tuple(document.get("cost_centers") or []), text=text,
     )
 
 
@@ -244,7 +209,7 @@ def _changed_document(document: Mapping[str, Any], scenario: Scenario, changes: 
     problems = []
     for rule_id, fields in scenario.rule_changes.items():
         if rule_id not in ids:
-            problems.append(f"rules.{rule_id}: no such rule in the rules file (rules: {', '.join(map(str, ids))})")
+            problems.append(f"rules.{rule_id}: no such rule in the rules file{did_you_mean(rule_id, map(str, ids))} (rules: {', '.join(map(str, ids))})")
             continue
         position = ids.index(rule_id)
         before = rules[position]
@@ -253,7 +218,7 @@ def _changed_document(document: Mapping[str, Any], scenario: Scenario, changes: 
         changes.append(f"rule {rule_id}: {described}")
     for rule_id in scenario.removed_rules:
         if rule_id not in ids:
-            problems.append(f"remove_rules: no rule '{rule_id}' in the rules file")
+            problems.append(f"remove_rules: no rule '{rule_id}' in the rules file{did_you_mean(rule_id, map(str, ids))}")
             continue
         rules = [r for r in rules if not (isinstance(r, dict) and r.get("id") == rule_id)]
         changes.append(f"rule {rule_id} removed")
@@ -306,25 +271,6 @@ def _changed_inputs(inputs: PeriodInputs, scenario: Scenario, changes: list[str]
         columns=["period", "driver", "dimension", "cost_object", "value"],
     )
     return frame, centers
-
-
-def _check_driver_change(change: Any) -> list[str]:
-    if not isinstance(change, dict):
-        return ["expected {move: driver, from, to, amount}, {set: driver, cost_object, value} or {scale: driver, factor}"]
-    operations = [op for op in _OPERATIONS if op in change]
-    if len(operations) != 1:
-        return ["give exactly one of move, set or scale, naming the driver"]
-    op = operations[0]
-    needed = {"move": ("from", "to", "amount"), "set": ("cost_object", "value"), "scale": ("factor",)}[op]
-    problems = [f"{op}: '{key}' is missing" for key in needed if key not in change]
-    allowed = {op, "dimension", "cost_object", *needed}
-    extra = sorted(set(change) - allowed)
-    if extra:
-        problems.append(f"{op}: unknown field(s) {', '.join(map(str, extra))}")
-    for key in ("amount", "value", "factor"):
-        if key in change and (isinstance(change[key], bool) or not isinstance(change[key], (int, float)) or change[key] < 0):
-            problems.append(f"{op}: {key} must be a number of 0 or more")
-    return problems
 
 
 def _apply_driver_change(rows: dict[tuple[str, str, str], float], change: Mapping[str, Any]) -> str:
