@@ -78,11 +78,17 @@ def read_yaml(path: str | Path, error: type[ConfigError], what: str = "rules fil
 
 def parse_yaml(text: str, location: str, error: type[ConfigError]) -> YamlDocument:
     loader = yaml.SafeLoader(text)
+    loader.name = location
     try:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        what = ": ".join(p for p in (exc.context, exc.problem) if p)
+        place = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise error(f"{location}: not valid YAML ({what}{place})") from exc
     except yaml.YAMLError as exc:
-        raise error(f"{location}: not valid YAML ({exc})") from exc
+        raise error(f"{location}: not valid YAML ({' '.join(str(exc).split())})") from exc
     finally:
         loader.dispose()
     lines: dict[Location, int] = {}
@@ -183,7 +189,7 @@ def locate(
     for loc, message in entries:
         where, fields = _split(loc, document, labels, sections)
         problems.append(Problem(": ".join(where), ".".join(fields), message, source.line_of(loc) if source else None))
-    return problems
+    return sorted(problems, key=lambda p: p.line or 0)
 
 
 def _split(loc: Location, document: Any, labels: Labels, sections: set) -> tuple[list[str], list[str]]:

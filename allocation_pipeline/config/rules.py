@@ -61,6 +61,8 @@ class SourceModel(ConfigModel):
     @field_validator("document")
     @classmethod
     def _document_pool(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
         problems = []
         if info.data.get("cost_centers") is not None or info.data.get("dimensions"):
             problems.append((("document",), "the document's own lines are the pool; drop cost_centers and dimensions"))
@@ -73,7 +75,9 @@ class SourceModel(ConfigModel):
     @field_validator("amount")
     @classmethod
     def _partial_amount(cls, value: int | None, info: ValidationInfo) -> int | None:
-        if value is not None and value <= 0:
+        if value is None:
+            return None
+        if value <= 0:
             raise invalid("must be greater than zero")
         if info.data.get("document") is None:
             raise invalid("only a document-linked source takes an amount")
@@ -214,7 +218,7 @@ def _method_alone(value: Any) -> Any:
 
 Approval = Annotated[
     ApprovalModel | None,
-    BeforeValidator(_mode_alone, json_schema_input_type=one_of(APPROVAL_MODES) | ApprovalModel),
+    BeforeValidator(_mode_alone, json_schema_input_type=one_of(APPROVAL_MODES) | ApprovalModel | None),
     hint("must be 'auto', 'manual' or a mapping with mode, max_amount and unless_flagged"),
 ]
 
@@ -265,7 +269,7 @@ class RuleModel(ConfigModel):
     target: Annotated[TargetModel, hint("must be a mapping with 'dimension' and 'members' or 'where'")]
     method: Text = Field(description="a method name, or product_of_shares")
     parameters: Annotated[dict[str, Any] | None, hint("must be a mapping")] = Field(None, validate_default=True, description="the method's parameters")
-    fallback: Annotated[FallbackModel | None, BeforeValidator(_method_alone, json_schema_input_type=str | FallbackModel),
+    fallback: Annotated[FallbackModel | None, BeforeValidator(_method_alone, json_schema_input_type=str | FallbackModel | None),
                         hint("name a method, e.g. 'even_split' or {method: driver, parameters: {driver: headcount}}")] = None
     accounts: Annotated[RuleAccounts, hint("must be a mapping with 'debit' (and optionally 'credit')")]
     effective: Effective = None

@@ -1407,6 +1407,10 @@ def generate_company(
         rules_file = out_dir / "rules.yaml"
         rules_file.write_bytes(rules_source.read_bytes())
         written.append(rules_file)
+        # The schema the rules file's first line names, for editors; with the methods installed here.
+        from allocation_pipeline.config.schema import SCHEMA_FILE, write_rules_schema
+
+        written.append(write_rules_schema(out_dir / SCHEMA_FILE))
 
     return GenerationSummary(
         out_dir=out_dir.resolve(),
