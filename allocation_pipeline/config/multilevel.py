@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationError, ValidationInfo
 
 from allocation_pipeline.config.fields import Account, ConfigModel, Text, hint, invalid, one_of
 from allocation_pipeline.config.problems import Problem, YamlDocument, error_entries, locate
@@ -26,6 +26,16 @@ def _number_text(value: Any) -> Any:
     return value
 
 
+def _step_down_order(value: list[str], info: ValidationInfo) -> list[str]:
+    if not all(o.strip() for o in value):
+        raise invalid("must be a non-empty list of cost center ids")
+    if info.data.get("method", "step_down") != "step_down":
+        raise invalid("applies only to method step_down")
+    if len({o.strip() for o in value}) != len(value):
+        raise invalid("a cost center is listed twice")
+    return [o.strip() for o in value]
+
+
 class MultilevelAccounts(ConfigModel):
     credit: Account = Field(description="credited on each cost center that ends below its own cost")
     debit: Account = Field(description="debited on each cost center that ends above its own cost")
@@ -40,7 +50,8 @@ class MultilevelModel(ConfigModel):
     type: one_of(RUN_TYPES) = "cost_allocation"
     entity: Text
     method: one_of(tuple(METHODS)) = "reciprocal"
-    order: Annotated[list[str] | None, Field(min_length=1), hint("must be a non-empty list of cost center ids")] = Field(
+    order: Annotated[Annotated[list[str], AfterValidator(_step_down_order)] | None, Field(min_length=1),
+                     hint("must be a non-empty list of cost center ids")] = Field(
         None, description="step_down only: the sources closed first")
     source: Annotated[SourceModel, hint("must be a mapping with 'accounts'")]
     accounts: Annotated[MultilevelAccounts, hint("must be a mapping with 'credit' and 'debit'")]
@@ -49,19 +60,6 @@ class MultilevelModel(ConfigModel):
     condition_limit: Annotated[float, BeforeValidator(_number_text, json_schema_input_type=float), Field(gt=1),
                                hint("'{value}' is not a number above 1")] = Field(
         DEFAULT_CONDITION_LIMIT, description="a cycle whose condition estimate exceeds it is ill-conditioned")
-
-    @field_validator("order")
-    @classmethod
-    def _step_down_order(cls, value: list[str] | None, info: ValidationInfo) -> list[str] | None:
-        if value is None:
-            return None
-        if not all(o.strip() for o in value):
-            raise invalid("must be a non-empty list of cost center ids")
-        if info.data.get("method", "step_down") != "step_down":
-            raise invalid("applies only to method step_down")
-        if len({o.strip() for o in value}) != len(value):
-            raise invalid("a cost center is listed twice")
-        return [o.strip() for o in value]
 
 
 def to_spec(model: MultilevelModel) -> MultilevelSpec:

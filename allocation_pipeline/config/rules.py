@@ -39,6 +39,28 @@ AccountRangeText = Annotated[str, BeforeValidator(_account_range, json_schema_in
 MemberList = Annotated[list[Name], Field(min_length=1), AfterValidator(unique), hint("must be a non-empty list of members")]
 
 
+def _document_pool(value: str, info: ValidationInfo) -> str:
+    """A document's own lines are the pool: no other filter, and its account lines one by one."""
+    problems = []
+    if info.data.get("cost_centers") is not None or info.data.get("dimensions"):
+        problems.append((("document",), "the document's own lines are the pool; drop cost_centers and dimensions"))
+    if any(low != high for low, high in (r.split("-") for r in info.data.get("accounts") or [])):
+        problems.append((("accounts",), "list the document's account lines one by one, not ranges"))
+    if problems:
+        raise invalid(problems=problems, up=1)
+    return value
+
+
+def _partial_amount(value: int, info: ValidationInfo) -> int:
+    if value <= 0:
+        raise invalid("must be greater than zero")
+    if info.data.get("document") is None:
+        raise invalid("only a document-linked source takes an amount")
+    if len(info.data.get("accounts") or []) != 1:
+        raise invalid("a partial amount applies to exactly one account line")
+    return value
+
+
 class SourceModel(ConfigModel):
     """Which GL balances form the pool; with `document`, that source document's lines instead."""
 
@@ -47,8 +69,9 @@ class SourceModel(ConfigModel):
     cost_centers: Annotated[list[str] | None, hint("must be a list of cost center ids")] = Field(None, description="only these cost centers")
     dimensions: Annotated[dict[str, MemberList] | None, hint("must map a dimension to a list of members")] = Field(
         None, description="product and/or region -> members")
-    document: Annotated[text("must be a document id such as EE-BILL000527") | None, Field(description="a source document id")] = None
-    amount: Money | None = Field(None, description="a part of one document account line")
+    document: Annotated[Annotated[text("must be a document id such as EE-BILL000527"), AfterValidator(_document_pool)] | None,
+                        Field(description="a source document id")] = None
+    amount: Annotated[Money, AfterValidator(_partial_amount)] | None = Field(None, description="a part of one document account line")
 
     @field_validator("dimensions")
     @classmethod
@@ -56,33 +79,6 @@ class SourceModel(ConfigModel):
         bad = [d for d in value or {} if d not in SOURCE_DIMENSIONS]
         if bad:
             raise invalid(problems=[((), f"'{d}' is not one of {', '.join(SOURCE_DIMENSIONS)} (cost centers go in source.cost_centers)") for d in bad])
-        return value
-
-    @field_validator("document")
-    @classmethod
-    def _document_pool(cls, value: str | None, info: ValidationInfo) -> str | None:
-        if value is None:
-            return None
-        problems = []
-        if info.data.get("cost_centers") is not None or info.data.get("dimensions"):
-            problems.append((("document",), "the document's own lines are the pool; drop cost_centers and dimensions"))
-        if any(low != high for low, high in (r.split("-") for r in info.data.get("accounts") or [])):
-            problems.append((("accounts",), "list the document's account lines one by one, not ranges"))
-        if problems:
-            raise invalid(problems=problems, up=1)
-        return value
-
-    @field_validator("amount")
-    @classmethod
-    def _partial_amount(cls, value: int | None, info: ValidationInfo) -> int | None:
-        if value is None:
-            return None
-        if value <= 0:
-            raise invalid("must be greater than zero")
-        if info.data.get("document") is None:
-            raise invalid("only a document-linked source takes an amount")
-        if len(info.data.get("accounts") or []) != 1:
-            raise invalid("a partial amount applies to exactly one account line")
         return value
 
 
