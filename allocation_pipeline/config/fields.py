@@ -174,14 +174,3 @@ def unique(values: list[str]) -> list[str]:
             raise invalid(f"'{value}' is listed twice")
         seen.add(value)
     return values
-
-
-def check_unique(what: str) -> AfterValidator:
-    """Fail with "{what} is listed twice" when a list holds a value twice."""
-
-    def validate(values: list[str]) -> list[str]:
-        if len(set(values)) != len(values):
-            raise invalid(f"{what} is listed twice")
-        return values
-
-    return AfterValidator(validate)
