@@ -84,7 +84,13 @@ def _transaction():
 
 
 def _who(args) -> str:
+    """The person acting: --by, else the operating-system user. The four-eyes rule compares it
+    with who prepared the run, so the pipeline's own names are refused here."""
+    from allocation_pipeline.core.people import is_system_actor
+
     if args.by:
+        if is_system_actor(args.by):
+            raise CommandError(f"--by {args.by}: that name is reserved for the pipeline; give your own name")
         return args.by
     try:
         return getpass.getuser()

@@ -3,6 +3,7 @@ name the rule and the field."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -12,6 +13,7 @@ import yaml
 
 from allocation_pipeline.core.methods import PRODUCT_OF_SHARES, AllocationMethod, available_methods
 from allocation_pipeline.core.money import decimal_to_cents
+from allocation_pipeline.core.people import USER_NAME_PATTERN
 from allocation_pipeline.core.schemas import PERIOD_PATTERN
 
 RUN_TYPES = ("cost_allocation", "revenue_allocation", "intercompany_charge")
@@ -25,7 +27,7 @@ SOURCE_DIMENSIONS = ("product", "region")
 DIMENSION_SEPARATOR = "*"
 _RULE_KEYS = {
     "id", "description", "type", "entity", "order", "source", "method", "parameters", "fallback",
-    "target", "accounts", "effective", "approval",
+    "target", "accounts", "effective", "approval", "owner",
 }
 
 
@@ -124,6 +126,9 @@ class Rule:
     approval: ApprovalPolicy = ApprovalPolicy()
     fallback_method: str | None = None
     fallback_parameters: Mapping[str, Any] = field(default_factory=dict)
+    # The person who answers for the rule: its runs count as prepared by them (four-eyes), so
+    # they cannot approve or post them. None: prepared by the pipeline.
+    owner: str | None = None
 
     def effective_in(self, period: str) -> bool:
         return (self.effective_from is None or self.effective_from <= period) and (
@@ -238,6 +243,9 @@ def _parse_rule(raw: dict, position: int, problems: list[str], methods: Mapping[
         if value is not None and not _is_period(str(value)):
             problems.append(f"{name}: '{value}' is not a period YYYY-MM")
     approval = _parse_approval(raw.get("approval"), problems)
+    owner = raw.get("owner")
+    if owner is not None and not (isinstance(owner, str) and re.fullmatch(USER_NAME_PATTERN, owner)):
+        problems.append(f"owner: '{owner}' is not a user name (letters, digits and . _ @ -)")
     if problems:
         return None
     return Rule(
@@ -245,7 +253,7 @@ def _parse_rule(raw: dict, position: int, problems: list[str], methods: Mapping[
         parameters=parameters, target=target, debit_account=debit, credit_account=credit,
         description=str(raw.get("description", "")), effective_from=None if effective_from is None else str(effective_from),
         effective_to=None if effective_to is None else str(effective_to), approval=approval,
-        fallback_method=fallback_method, fallback_parameters=fallback_parameters,
+        fallback_method=fallback_method, fallback_parameters=fallback_parameters, owner=owner,
     )
 
 

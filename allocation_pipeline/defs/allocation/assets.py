@@ -90,7 +90,8 @@ def allocation_runs(
         try:
             with warehouse.get_engine().begin() as conn:
                 stored = store_pipeline_runs(
-                    conn, period, outcome.runs, {r.id: r.approval for r in applicable}, context.run.run_id, flags=flags
+                    conn, period, outcome.runs, {r.id: r.approval for r in applicable}, context.run.run_id, flags=flags,
+                    owners={r.id: r.owner for r in applicable if r.owner},
                 )
         except PostingError as exc:
             raise dg.Failure(description=f"allocation runs of {period} not stored: {exc}") from exc
