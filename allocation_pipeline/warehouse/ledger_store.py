@@ -512,6 +512,47 @@ def submit_run(
     return SubmitResult(run_id, [], notes)
 
 
+class SubmissionRefused(PostingError):
+    """A submission whose run fields (entity, period) cannot be settled; nothing was written."""
+
+
+def submit_submission(
+    conn: sa.Connection,
+    submission,
+    submitted_by: str,
+    source_name: str,
+    entity: str | None = None,
+    period: str | None = None,
+    source_document: str | None = None,
+    run_type: str | None = None,
+) -> tuple[SubmitResult, RunDraft]:
+    """Store a read submission file (core.submission.Submission) as a calculated run: given
+    values first, then the file's header, then the source document's entity and period. The one
+    path the CLI and the console take; nothing is written when anything is wrong."""
+    header = submission.header
+    document = source_document or header.get("source_document")
+    entity, period = entity or header.get("entity"), period or header.get("period")
+    if document:
+        known = document_header(conn, document)
+        if not known.empty:
+            entity = entity or str(known["entity"].iloc[0])
+            period = period or str(known["period"].iloc[0])
+    if not entity or not period:
+        raise SubmissionRefused("give the entity and period (or a source document the warehouse knows)")
+    row = conn.execute(sql_text("select_entity"), {"entity": entity}).first()
+    if row is None:
+        raise SubmissionRefused(f"entity {entity} is not in the warehouse (run the pipeline for a period first)")
+    accounts = read_frame(conn, sql_text("select_accounts"))
+    lines = submission.lines
+    sources = lines[lines["role"] == "source"]
+    draft = RunDraft(
+        rule_id="", entity=entity, period=period, run_type=run_type or header.get("type", "cost_allocation"),
+        method="submitted", currency=row.currency, pool_cents=int((sources["credit_cents"] - sources["debit_cents"]).sum()),
+        lines=lines, notes=tuple(n for n in [header.get("description")] if n), source_document=document,
+    )
+    return submit_run(conn, draft, accounts, submitted_by=submitted_by, source_name=source_name), draft
+
+
 def _absorb_rounding(draft: RunDraft) -> tuple[RunDraft, tuple[str, ...]]:
     """Settle a difference within the tolerance on the largest target line (never on a source
     line, whose amount the source document's balance limits)."""
