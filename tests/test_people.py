@@ -20,7 +20,7 @@ from allocation_pipeline.warehouse.engine import ensure_schema, make_engine
         ("viewer", "view", True), ("viewer", "submit", False), ("viewer", "approve", False),
         ("preparer", "submit", True), ("preparer", "approve", False), ("preparer", "void", False),
         ("approver", "approve", True), ("approver", "post", True), ("approver", "void", True), ("approver", "reject", True),
-        ("approver", "submit", False), ("approver", "manage_users", False), ("admin", "manage_users", True), (None, "view", False),
+        ("approver", "submit", True), ("approver", "manage_users", False), ("admin", "manage_users", True), (None, "view", False),
     ],
 )
 def test_roles_allow_their_actions_only(role, action, expected):

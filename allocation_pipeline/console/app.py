@@ -28,14 +28,14 @@ from allocation_pipeline.console.auth import (
     safe_next,
     check_csrf,
 )
-from allocation_pipeline.core.ledger import STATUSES, LifecycleError
+from allocation_pipeline.core.ledger import LifecycleError
 from allocation_pipeline.core.money import format_money
 from allocation_pipeline.core.people import allowed
 from allocation_pipeline.core.report.rendering import render, rows
 from allocation_pipeline.core.rules import RUN_TYPES
 from allocation_pipeline.core.submission import SubmissionError, read_submission
 from allocation_pipeline.warehouse import console_store, ledger_store, people_store
-from allocation_pipeline.warehouse.engine import WarehouseError, ensure_schema, make_engine
+from allocation_pipeline.warehouse.engine import ensure_schema, make_engine
 
 SESSION_COOKIE = "allocation_session"
 SESSION_MAX_AGE = 8 * 3600
@@ -45,7 +45,8 @@ _UPLOAD_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 def create_app(settings: Settings, secret_key: str | None = None) -> FastAPI:
     """The console on `settings.warehouse_url`. `secret_key` signs the session cookie (a fresh
-    random one when None: sessions then end when the process does)."""
+    random one when None: sessions then end when the process does). The engine is
+    `app.state.engine`; whoever creates the app disposes of it."""
     engine = make_engine(settings.warehouse_url)
     ensure_schema(engine)
     app = FastAPI(title="Allocation console", docs_url=None, redoc_url=None, openapi_url=None)
@@ -308,15 +309,6 @@ def create_app(settings: Settings, secret_key: str | None = None) -> FastAPI:
         css = resources.files("allocation_pipeline").joinpath("templates/console/console.css").read_text(encoding="utf-8")
         return Response(css, media_type="text/css", headers={"Cache-Control": "max-age=3600"})
 
-    @app.on_event("shutdown")
-    def close():
-        engine.dispose()
-
     return app
 
 
-def statuses() -> tuple[str, ...]:
-    return STATUSES
-
-
-__all__ = ["create_app", "Settings", "WarehouseError"]

@@ -10,14 +10,17 @@ import re
 
 from allocation_pipeline.core.ledger import LifecycleError
 
-# Each role may do what the roles before it may do, plus its own actions.
+# Each role may do what the roles before it may do, plus its own actions; the four-eyes rule,
+# not the role, keeps an approver from approving what they submitted themselves.
 ROLES = ("viewer", "preparer", "approver", "admin")
-
+_OWN_ACTIONS = {
+    "viewer": {"view"},
+    "preparer": {"submit", "preview"},
+    "approver": {"approve", "reject", "post", "void"},
+    "admin": {"manage_users"},
+}
 ACTIONS_OF_ROLE: dict[str, frozenset[str]] = {
-    "viewer": frozenset({"view"}),
-    "preparer": frozenset({"view", "submit", "preview"}),
-    "approver": frozenset({"view", "preview", "approve", "reject", "post", "void"}),
-    "admin": frozenset({"view", "submit", "preview", "approve", "reject", "post", "void", "manage_users"}),
+    role: frozenset().union(*(_OWN_ACTIONS[r] for r in ROLES[: i + 1])) for i, role in enumerate(ROLES)
 }
 ACTIONS = frozenset().union(*ACTIONS_OF_ROLE.values())
 
