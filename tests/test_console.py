@@ -98,6 +98,14 @@ def submitted_run(browser: TestClient, text: str = SLACK, document: str = "EE-BI
     return response.headers["location"].rsplit("/", 1)[-1]
 
 
+def approve_and_post(app, run_id: str) -> TestClient:
+    """bob (an approver who did not prepare it) approves and posts the run; his client."""
+    bob = sign_in(app, "bob")
+    post_form(bob, f"/runs/{run_id}", f"/runs/{run_id}/approve")
+    post_form(bob, f"/runs/{run_id}", f"/runs/{run_id}/post")
+    return bob
+
+
 def flashes(page_html: str) -> list[str]:
     return [unescape(m) for m in re.findall(r'<p class="flash (?:ok|error)" role="status">(.*?)</p>', page_html)]
 
@@ -195,9 +203,7 @@ def test_a_post_without_a_valid_csrf_token_is_refused(app):
 def test_hostile_text_in_master_data_and_descriptions_is_escaped_everywhere(app):
     ann = sign_in(app, "pat")
     run_id = submitted_run(ann)
-    bob = sign_in(app, "bob")
-    post_form(bob, f"/runs/{run_id}", f"/runs/{run_id}/approve")
-    post_form(bob, f"/runs/{run_id}", f"/runs/{run_id}/post")
+    bob = approve_and_post(app, run_id)
     entry = re.search(r"EE-CAL\d+", bob.get(f"/runs/{run_id}").text).group(0)
     pages = {
         "run": bob.get(f"/runs/{run_id}").text,
@@ -236,9 +242,7 @@ def test_sql_in_filter_values_is_only_a_value(app, query):
 def test_a_run_voided_from_two_tabs_is_voided_once_and_the_second_tab_is_told(app):
     pat = sign_in(app, "pat")
     run_id = submitted_run(pat)
-    bob = sign_in(app, "bob")
-    post_form(bob, f"/runs/{run_id}", f"/runs/{run_id}/approve")
-    post_form(bob, f"/runs/{run_id}", f"/runs/{run_id}/post")
+    bob = approve_and_post(app, run_id)
     form = bob.get(f"/runs/{run_id}").text  # both tabs show the same page and token
     first = bob.post(f"/runs/{run_id}/void", data={"csrf_token": token(form), "reason": "wrong split"})
     second = bob.post(f"/runs/{run_id}/void", data={"csrf_token": token(form), "reason": "wrong split"})
@@ -271,9 +275,7 @@ def test_a_submission_lists_every_problem_and_writes_nothing_then_the_fixed_file
 def test_document_pages_show_their_badges_and_remaining_balances(app):
     pat = sign_in(app, "pat")
     run_id = submit(pat, SLACK.replace("120.00", "100.00").replace("60.00,0", "40.00,0"), source_document="EE-BILL000527").headers["location"].rsplit("/", 1)[-1]
-    bob = sign_in(app, "bob")
-    post_form(bob, f"/runs/{run_id}", f"/runs/{run_id}/approve")
-    post_form(bob, f"/runs/{run_id}", f"/runs/{run_id}/post")
+    bob = approve_and_post(app, run_id)
     document = bob.get("/documents/EE-BILL000527").text
     assert f'data-run="{run_id}">Allocated by <a href="/runs/{run_id}">' in document
     row = re.search(r'<tr data-account="60002">(.*?)</tr>', document).group(1)
@@ -287,9 +289,7 @@ def test_document_pages_show_their_badges_and_remaining_balances(app):
 def test_the_period_page_and_the_static_report_show_the_same_figures(app):
     pat = sign_in(app, "pat")
     run_id = submitted_run(pat)
-    bob = sign_in(app, "bob")
-    post_form(bob, f"/runs/{run_id}", f"/runs/{run_id}/approve")
-    post_form(bob, f"/runs/{run_id}", f"/runs/{run_id}/post")
+    bob = approve_and_post(app, run_id)
     page = bob.get(f"/periods/{SAMPLE_PERIOD}/EE").text
     engine = make_engine(app.state.settings.warehouse_url)
     with engine.connect() as conn:
