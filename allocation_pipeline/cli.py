@@ -17,6 +17,8 @@ COMMAND_MODULES = (
     "allocation_pipeline.commands.rules",
     "allocation_pipeline.commands.report",
     "allocation_pipeline.commands.benchmark",
+    "allocation_pipeline.commands.users",
+    "allocation_pipeline.commands.console",
 )
 
 

@@ -43,3 +43,12 @@ def extracts_dir() -> str:
 
 def rules_file() -> str:
     return os.environ.get(RULES_FILE_ENV) or default_rules_file()
+
+
+CONSOLE_URL_ENV = "ALLOCATION_CONSOLE_URL"
+
+
+def console_url() -> str | None:
+    """Where the finance console runs (e.g. http://finance.example:8040), for links from Dagster."""
+    value = os.environ.get(CONSOLE_URL_ENV, "").strip().rstrip("/")
+    return value or None

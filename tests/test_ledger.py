@@ -277,7 +277,7 @@ def _race(url, action):
 
 
 def test_two_writers_posting_the_same_run_make_exactly_one_entry(ledger, capsys):
-    status, out, _ = ledger.cli(capsys, "submit", ledger.file("s.csv", SLACK), "--source-document", "EE-BILL000527")
+    status, out, _ = ledger.cli(capsys, "submit", ledger.file("s.csv", SLACK), "--source-document", "EE-BILL000527", "--by", "alice")
     run_id = out.split()[0]
     assert ledger.cli(capsys, "approve", run_id)[0] == 0
     outcomes = _race(ledger.url, lambda conn: ledger_store.post_run(conn, run_id, "racer"))
@@ -342,8 +342,8 @@ def test_voiding_into_a_closed_period_is_refused(ledger, capsys):
 
 def test_dagster_jobs_approve_reject_and_void_with_run_config(ledger, capsys):
     resources = {"warehouse": WarehouseResource(url=ledger.url)}
-    first = ledger.cli(capsys, "submit", ledger.file("a.csv", SLACK.replace("120.00", "60.00").replace("60.00,0", "30.00,0").replace("36.00", "18.00").replace("24.00", "12.00")), "--source-document", "EE-BILL000527")[1].split()[0]
-    second = ledger.cli(capsys, "submit", ledger.file("b.csv", SLACK.replace("120.00", "60.00").replace("60.00,0", "30.00,0").replace("36.00", "18.00").replace("24.00", "12.00")), "--source-document", "EE-BILL000527")[1].split()[0]
+    first = ledger.cli(capsys, "submit", ledger.file("a.csv", SLACK.replace("120.00", "60.00").replace("60.00,0", "30.00,0").replace("36.00", "18.00").replace("24.00", "12.00")), "--source-document", "EE-BILL000527", "--by", "alice")[1].split()[0]
+    second = ledger.cli(capsys, "submit", ledger.file("b.csv", SLACK.replace("120.00", "60.00").replace("60.00,0", "30.00,0").replace("36.00", "18.00").replace("24.00", "12.00")), "--source-document", "EE-BILL000527", "--by", "alice")[1].split()[0]
     approved = approve_run_job.execute_in_process(run_config={"ops": {"approve_allocation_run": {"config": {"run_id": first, "by": "ui-user"}}}}, resources=resources)
     assert approved.success and ledger.status(first) == "approved"
     rejected = reject_run_job.execute_in_process(
@@ -365,7 +365,7 @@ def test_the_sensor_requests_posting_for_months_with_approved_runs(ledger, capsy
     resources = {"warehouse": WarehouseResource(url=ledger.url)}
     with dg.build_sensor_context(resources=resources) as context:
         assert list(approved_runs_sensor(context)) == []
-    run_id = ledger.cli(capsys, "submit", ledger.file("s.csv", SLACK), "--source-document", "EE-BILL000527")[1].split()[0]
+    run_id = ledger.cli(capsys, "submit", ledger.file("s.csv", SLACK), "--source-document", "EE-BILL000527", "--by", "alice")[1].split()[0]
     ledger.cli(capsys, "approve", run_id)
     with dg.build_sensor_context(resources=resources) as context:
         (request,) = list(approved_runs_sensor(context))
@@ -399,3 +399,19 @@ def test_an_unknown_run_type_in_a_json_submission_is_refused(ledger, capsys):
     document = '{"entity": "EE", "period": "2026-10", "type": "bogus", "lines": [{"role": "source", "account": "60002", "cost_center": "EE-ENG", "debit": 0, "credit": 1}, {"role": "target", "account": "60002", "cost_center": "EE-PRD", "debit": 1, "credit": 0}]}'
     status, _, err = ledger.cli(capsys, "submit", ledger.file("t.json", document))
     assert status == 1 and "Run type 'bogus' is not one of cost_allocation, revenue_allocation, intercompany_charge." in err
+
+
+def test_four_eyes_whoever_submitted_a_run_cannot_approve_or_post_it(ledger, capsys):
+    run_id = ledger.cli(capsys, "submit", ledger.file("s.csv", SLACK), "--source-document", "EE-BILL000527", "--by", "alice")[1].split()[0]
+    status, _, err = ledger.cli(capsys, "approve", run_id, "--by", "Alice")
+    assert status == 2 and f"{run_id}: Alice prepared this run and cannot approve it too (four-eyes rule)" in err
+    assert ledger.status(run_id) == "calculated"
+    status, _, err = ledger.cli(capsys, "approve", run_id, "--by", "policy:auto")
+    assert status == 2 and "reserved for the pipeline" in err
+    assert ledger.cli(capsys, "approve", run_id, "--by", "bob")[0] == 0
+    status, _, err = ledger.cli(capsys, "post", run_id, "--by", "alice")
+    assert status == 2 and f"{run_id}: alice prepared this run and cannot post it too (four-eyes rule)" in err
+    assert ledger.status(run_id) == "approved" and ledger.count("journal_entries") == 0
+    assert ledger.cli(capsys, "post", run_id, "--by", "bob")[0] == 0
+    history = ledger.query("SELECT to_status, changed_by FROM allocation_run_history WHERE run_id = :r ORDER BY seq", r=run_id)
+    assert history.values.tolist() == [["draft", "alice"], ["calculated", "alice"], ["approved", "bob"], ["posted", "bob"]]

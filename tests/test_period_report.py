@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -506,3 +507,45 @@ def test_the_report_renders_and_navigates_in_headless_chromium(duckdb_world, bro
     assert shot.is_file() and shot.stat().st_size > 10_000
     errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     assert errors == []
+
+
+# --- the report agrees with itself (issue 11) ----------------------------------------------------
+
+
+def test_the_narrative_numbers_are_the_entitys_own_tiles(duckdb_world):
+    from allocation_pipeline.core.money import format_money
+
+    for entity in ("EE", "US"):
+        page = duckdb_world.page(entity)
+        figures = page.figures()
+        opening = re.search(r'<div class="narrative"><p>(.*?)</p>', page.text).group(1)
+        shown = {format_money(v) for k, v in figures.items() if k.endswith("_cents")} | {f"{v:,}" for k, v in figures.items() if not k.endswith("_cents")}
+        numbers = re.findall(r"(?<![\w-])-?\d[\d,]*(?:\.\d\d)?(?![\w-])", opening.replace(SAMPLE_PERIOD, ""))
+        assert numbers and all(n in shown for n in numbers), (entity, opening, numbers)
+        assert f"of {entity} " in opening
+        # Each tile says what it counts, and the two allocation totals say how they differ.
+        explains = re.findall(r'<div class="explain">(.*?)</div>', page.text)
+        assert len(explains) == len(figures) and all(explains)
+        assert "each run counted once" in page.text and "net per cost center" in page.text
+
+
+def test_sankey_labels_never_overlap_and_no_section_is_an_empty_placeholder(duckdb_world):
+    for entity in ("EE", "US"):
+        page = duckdb_world.page(entity)
+        boxes = [tuple(map(float, a["data-box"].split())) for t, a in page.elements if t == "text" and "data-box" in a]
+        assert len(boxes) >= 3
+        for i, (x, y, w, h) in enumerate(boxes):
+            for x2, y2, w2, h2 in boxes[i + 1:]:
+                assert x + w <= x2 or x2 + w2 <= x or y + h <= y2 or y2 + h2 <= y, ((x, y, w, h), (x2, y2, w2, h2))
+        assert "<h2>Details</h2>" not in page.text
+
+
+def test_dagster_metadata_links_to_the_console_when_its_url_is_set(monkeypatch):
+    from allocation_pipeline.defs.metadata import console_links
+
+    monkeypatch.delenv("ALLOCATION_CONSOLE_URL", raising=False)
+    assert console_links("/runs?period=2026-10", {"ALLOC-0001": "/runs/ALLOC-0001"}) == {}
+    monkeypatch.setenv("ALLOCATION_CONSOLE_URL", "http://finance.example:8040/")
+    links = console_links("/runs?period=2026-10", {"ALLOC-0001": "/runs/ALLOC-0001"})
+    assert links["console"].value == "http://finance.example:8040/runs?period=2026-10"
+    assert "[ALLOC-0001](http://finance.example:8040/runs/ALLOC-0001)" in links["console_documents"].value

@@ -7,6 +7,7 @@ method and parameters are checked against the registry passed in the validation 
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal, Mapping
 
 from pydantic import AfterValidator, BeforeValidator, Field, ValidationError, ValidationInfo, WithJsonSchema, field_validator
@@ -17,6 +18,7 @@ from allocation_pipeline.config.fields import (
 )
 from allocation_pipeline.config.problems import Problem, YamlDocument, error_entries, locate, show
 from allocation_pipeline.core.methods import PRODUCT_OF_SHARES, AllocationMethod, unknown_method_message
+from allocation_pipeline.core.people import USER_NAME_PATTERN
 from allocation_pipeline.core.rules import (
     APPROVAL_MODES, DIMENSION_SEPARATOR, RUN_TYPES, SOURCE_DIMENSIONS, TARGET_DIMENSIONS,
     AccountRange, ApprovalPolicy, Rule, RuleSet, RulesError, SourceFilter, TargetSpec,
@@ -247,6 +249,12 @@ class FallbackModel(MethodCall):
         return value
 
 
+def _user_name(value: str | None) -> str | None:
+    if value is not None and not re.fullmatch(USER_NAME_PATTERN, value):
+        raise invalid(f"'{value}' is not a user name (letters, digits and . _ @ -)")
+    return value
+
+
 class RuleAccounts(ConfigModel):
     debit: Account = Field(description="debited on each target")
     credit: Account | None = Field(None, description="credited at the source (default: the pooled accounts themselves)")
@@ -259,7 +267,9 @@ class RuleModel(ConfigModel):
     description: str = ""
     type: one_of(RUN_TYPES) = "cost_allocation"
     entity: Text = Field(description="the entity whose balances are allocated, e.g. EE")
-    owner: str | None = Field(None, description="who prepares this rule's runs")
+    owner: Annotated[str | None, AfterValidator(_user_name)] = Field(
+        None, description="the person who prepares this rule's runs (four-eyes: they cannot approve or post them)"
+    )
     order: Annotated[int | None, hint("must be a whole number")] = Field(None, description="rules run in this order (default: 10 x position)")
     source: Annotated[SourceModel, hint("must be a mapping with 'accounts'")]
     target: Annotated[TargetModel, hint("must be a mapping with 'dimension' and 'members' or 'where'")]

@@ -27,3 +27,21 @@ def totals_by_currency(frame: pd.DataFrame, cents: str, currency: str = "currenc
         return dg.MetadataValue.text("-")
     sums = frame.groupby(currency)[cents].sum()
     return dg.MetadataValue.text("; ".join(f"{c} {format_money(int(v))}" for c, v in sums.items()))
+
+
+def console_links(path: str, documents: dict[str, str] | None = None) -> dict[str, dg.MetadataValue]:
+    """Links into the finance console when $ALLOCATION_CONSOLE_URL is set (else nothing): `path`
+    (e.g. "/runs?period=2026-10") as `console`, and each named document as a markdown list of
+    links (`documents` maps a run or entry id to its console path)."""
+    from urllib.parse import quote
+
+    from allocation_pipeline.settings import console_url
+
+    base = console_url()
+    if not base:
+        return {}
+    out: dict[str, dg.MetadataValue] = {"console": dg.MetadataValue.url(base + path)}
+    if documents:
+        shown = list(documents.items())[:MAX_TABLE_ROWS]
+        out["console_documents"] = dg.MetadataValue.md("\n".join(f"- [{name}]({base}{quote(target)})" for name, target in shown))
+    return out

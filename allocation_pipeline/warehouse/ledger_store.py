@@ -28,6 +28,7 @@ from allocation_pipeline.core.validation import (
 )
 from allocation_pipeline.warehouse.bulk import bulk_insert, read_frame
 from allocation_pipeline.warehouse.engine import sql_text
+from allocation_pipeline.warehouse.people_store import enforce_four_eyes
 
 RUN_ID_COUNTER = "allocation_run"
 PIPELINE = "pipeline"
@@ -95,6 +96,7 @@ def store_pipeline_runs(
     dagster_run_id: str | None,
     origin: str = PIPELINE,
     flags: dict[str, list[str]] | None = None,
+    owners: dict[str, str] | None = None,
 ) -> StoreOutcome:
     """Replace what one producer (`origin`: the rules asset, the multi-level asset, ...) computed
     for `period` with `drafts`, never touching posted runs or other producers' runs.
@@ -104,6 +106,7 @@ def store_pipeline_runs(
     first; a rule that no longer yields a run rejects its calculated run as superseded.
     `approvals` maps a rule id to its ApprovalPolicy; `flags` maps a rule id to the anomaly
     flags (sentences) of its run, which withhold auto-approval where the policy says so.
+    `owners` maps a rule id to its owner, who is recorded as the preparer of a new run (four-eyes).
     """
     existing = read_frame(conn, sql_text("select_runs_for_period"), {"period": period})
     existing = existing[(existing["origin"] == origin) & existing["status"].isin(["draft", "calculated", "approved", "posted"])]
@@ -133,7 +136,11 @@ def store_pipeline_runs(
             outcome.recalculated.append(old.run_id)
             run_id = old.run_id
         else:
-            run_id = _insert_run(conn, draft, dagster_run_id, when, origin=origin)
+            owner = (owners or {}).get(draft.rule_id)
+            run_id = _insert_run(
+                conn, draft, dagster_run_id, when, origin=origin, created_by=owner or PIPELINE,
+                reason=f"created by rule {draft.rule_id}" + (f" (owner {owner}) in the pipeline" if owner else ""),
+            )
             outcome.created.append(run_id)
         outcome.run_ids[f"{draft.rule_id}@{draft.entity}"] = run_id
         policy = approvals.get(draft.rule_id)
@@ -233,13 +240,15 @@ def post_approved_runs(
     """Post the approved runs of `period` (or just `run_ids`): one balanced journal entry each,
     all or nothing.
 
-    Refuses (and posts nothing) when any run's fiscal period is closed or unknown, or a run does
-    not balance. A run is claimed (approved -> posted) before its entry is numbered, so a run
+    Refuses (and posts nothing) when any run's fiscal period is closed or unknown, a run does
+    not balance, or `posted_by` prepared one of the runs (four-eyes rule). A run is claimed (approved -> posted) before its entry is numbered, so a run
     another writer posted first is skipped, never posted twice.
     """
     runs = read_frame(conn, sql_text("select_runs_with_status"), {"period": period, "status": "approved"})
     if run_ids is not None:
         runs = runs[runs["run_id"].isin(run_ids)]
+    for run_id in runs["run_id"]:
+        enforce_four_eyes(conn, run_id, posted_by, "post")
     problems = []
     fiscal_periods = {}
     for run in runs.itertuples(index=False):
@@ -343,7 +352,10 @@ def periods_with_approved_runs(conn: sa.Connection) -> pd.DataFrame:
 
 
 def approve_run(conn: sa.Connection, run_id: str, by: str, reason: str | None = None) -> None:
+    """Approve a calculated run; refused (FourEyesError) when `by` prepared it."""
     run = get_run(conn, run_id)
+    check_transition(run_id, run.status, "approved")
+    enforce_four_eyes(conn, run_id, by, "approve")
     change_status(conn, run_id, run.status, "approved", by, reason or "approved")
 
 
@@ -358,6 +370,7 @@ def post_run(conn: sa.Connection, run_id: str, by: str, dagster_run_id: str | No
     """Post one approved run now (the pipeline and the sensor post whole periods)."""
     run = get_run(conn, run_id)
     check_transition(run_id, run.status, "posted")
+    enforce_four_eyes(conn, run_id, by, "post")
     posted = post_approved_runs(conn, run.period, posted_by=by, dagster_run_id=dagster_run_id, run_ids=[run_id])
     if not posted:
         raise LifecycleError(f"{run_id}: is no longer approved (posted by another writer); nothing done")
@@ -497,6 +510,47 @@ def submit_run(
         reason=f"submitted by {submitted_by} from {source_name}",
     )
     return SubmitResult(run_id, [], notes)
+
+
+class SubmissionRefused(PostingError):
+    """A submission whose run fields (entity, period) cannot be settled; nothing was written."""
+
+
+def submit_submission(
+    conn: sa.Connection,
+    submission,
+    submitted_by: str,
+    source_name: str,
+    entity: str | None = None,
+    period: str | None = None,
+    source_document: str | None = None,
+    run_type: str | None = None,
+) -> tuple[SubmitResult, RunDraft]:
+    """Store a read submission file (core.submission.Submission) as a calculated run: given
+    values first, then the file's header, then the source document's entity and period. The one
+    path the CLI and the console take; nothing is written when anything is wrong."""
+    header = submission.header
+    document = source_document or header.get("source_document")
+    entity, period = entity or header.get("entity"), period or header.get("period")
+    if document:
+        known = document_header(conn, document)
+        if not known.empty:
+            entity = entity or str(known["entity"].iloc[0])
+            period = period or str(known["period"].iloc[0])
+    if not entity or not period:
+        raise SubmissionRefused("give the entity and period (or a source document the warehouse knows)")
+    row = conn.execute(sql_text("select_entity"), {"entity": entity}).first()
+    if row is None:
+        raise SubmissionRefused(f"entity {entity} is not in the warehouse (run the pipeline for a period first)")
+    accounts = read_frame(conn, sql_text("select_accounts"))
+    lines = submission.lines
+    sources = lines[lines["role"] == "source"]
+    draft = RunDraft(
+        rule_id="", entity=entity, period=period, run_type=run_type or header.get("type", "cost_allocation"),
+        method="submitted", currency=row.currency, pool_cents=int((sources["credit_cents"] - sources["debit_cents"]).sum()),
+        lines=lines, notes=tuple(n for n in [header.get("description")] if n), source_document=document,
+    )
+    return submit_run(conn, draft, accounts, submitted_by=submitted_by, source_name=source_name), draft
 
 
 def _absorb_rounding(draft: RunDraft) -> tuple[RunDraft, tuple[str, ...]]:

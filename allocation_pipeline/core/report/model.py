@@ -95,6 +95,58 @@ def summary_figures(data: ReportData) -> dict[str, int]:
     }
 
 
+# Each summary tile: key of summary_figures, label, what it counts, money or a count.
+FIGURES = [
+    ("runs", "Allocation runs in the period", "runs of this entity in the period, any status", False),
+    ("runs_posted", "Runs posted", "of those, runs whose journal entry stands (not voided)", False),
+    ("allocated_cents", "Allocated by posted runs", "the debits of the posted runs: what their rules and submissions moved, each run counted once", True),
+    ("entries", "Journal entries posted", "entries dated in the period, reversals included", False),
+    ("entries_debit_cents", "Debits of those entries", "all debits of those entries, reversals included", True),
+    ("reversals", "Reversing entries", "entries that reverse a voided run", False),
+    ("direct_cost_cents", "Direct cost (expense GL lines)", "expense GL lines of the period, before allocation", True),
+    ("moved_cents", "Cost moved in by allocation", "what cost centers gained, net per cost center, from every entry of the period on expense accounts; "
+     "less than the runs' total where a center both gives and receives (multi-level), and it counts reversals", True),
+    ("cost_after_cents", "Cost after allocation", "direct cost plus every posted allocation line on expense accounts", True),
+    ("cost_objects", "Cost centers with cost", "cost centers with direct or allocated cost in the period", False),
+    ("flags", "Anomaly flags", "flags raised on this entity's runs of the period", False),
+    ("unprofitable", "Turned unprofitable", "cost centers with revenue whose margin turned negative after allocation", False),
+    ("quarantined_rows", "Quarantined rows", "extract rows held back for this period or the master data", False),
+]
+
+
+def figure_rows(figures: dict[str, int]) -> list[dict]:
+    """The summary tiles with their values, in display order."""
+    return [{"key": k, "label": label, "explain": explain, "money": money, "value": figures[k]} for k, label, explain, money in FIGURES]
+
+
+def report_narrative(data: ReportData, figures: dict[str, int]) -> list[str]:
+    """The summary's sentences: an opening paragraph whose every number is one of this entity's
+    summary tiles, then the stored narratives of this entity's own rules (a period narrative
+    stored for all entities together is left out: its figures are not this entity's)."""
+    from allocation_pipeline.core.money import format_money
+
+    f = figures
+    currency = data.currency
+
+    def runs_word(n: int) -> str:
+        return "run" if n == 1 else "runs"
+
+    opening = (
+        f"In {data.period}, {f['runs_posted']:,} of the {f['runs']:,} allocation {runs_word(f['runs'])} of {data.entity} "
+        f"{'is' if f['runs_posted'] == 1 else 'are'} posted; the posted runs allocated {format_money(f['allocated_cents'])} {currency}. "
+        f"{f['entries']:,} journal {'entry was' if f['entries'] == 1 else 'entries were'} posted in the period "
+        f"({f['reversals']:,} reversing), with debits of {format_money(f['entries_debit_cents'])} {currency}. "
+        f"Direct cost on expense GL lines was {format_money(f['direct_cost_cents'])} {currency}; allocation moved "
+        f"{format_money(f['moved_cents'])} {currency} into cost centers, which carry {format_money(f['cost_after_cents'])} {currency} "
+        f"after allocation across {f['cost_objects']:,} cost centers. "
+        f"Anomaly flags: {f['flags']:,}; quarantined rows: {f['quarantined_rows']:,}."
+    )
+    own = data.narratives
+    if not own.empty:
+        own = own[(own["scope"] != "period") & (own["entity"] == data.entity)]
+    return [opening] + [str(n) for n in own["narrative"]] if not own.empty else [opening]
+
+
 COST_OBJECT_COLUMNS = ["cost_center", "cost_center_name", "cost_center_kind", "direct_cents", "allocated_cents", "after_cents"]
 
 

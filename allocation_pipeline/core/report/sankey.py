@@ -1,11 +1,10 @@
-"""A Sankey diagram as inline SVG: nodes in columns (layers), links as bands whose width is the
-amount. Laid out in Python, so the report needs no script to draw it and tests can read it."""
+"""A Sankey diagram's geometry: nodes in columns (layers), links as bands whose width is the
+amount, labels placed so they never overlap. Laid out in Python, so the report needs no script to
+draw it and tests can read it; report/sankey.html draws it as inline SVG."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from html import escape
-
 import pandas as pd
 
 from allocation_pipeline.core.money import format_money
@@ -79,17 +78,35 @@ def layout(nodes: pd.DataFrame, links: pd.DataFrame) -> tuple[dict[str, PlacedNo
     return placed, [tuple(b) for b in bands], height + 2 * MARGIN_TOP
 
 
-def render_svg(nodes: pd.DataFrame, links: pd.DataFrame, currency: str) -> str:
-    """The diagram as an `<svg>` element (no namespace URL needed inline in HTML5)."""
+LABEL_STEP = 16.0  # label boxes of one column sit at least this far apart (12px text)
+CHAR_WIDTH = 6.6  # estimated advance of one character of the 12px label font
+LABEL_PAD = 6
+
+
+@dataclass(frozen=True)
+class Diagram:
+    """What the template draws: column titles, bands (path geometry) and nodes with their label
+    position and the label's box (x, y, width, height) for overlap checks."""
+
+    width: int
+    height: float
+    node_width: int
+    titles: list[dict]
+    bands: list[dict]
+    nodes: list[dict]
+
+
+def diagram(nodes: pd.DataFrame, links: pd.DataFrame, currency: str) -> Diagram | None:
+    """The laid-out diagram, or None when nothing positive flows."""
     if links.empty or not (links["cents"] > 0).any():
-        return '<p class="empty" id="sankey-empty">No posted allocations in this period.</p>'
+        return None
     placed, bands, height = layout(nodes, links)
-    parts = [f'<svg id="sankey" class="sankey" viewBox="0 0 {WIDTH} {height:.0f}" width="{WIDTH}" height="{height:.0f}" role="img" aria-label="Cost flow">']
+    titles = []
     for layer in sorted({n.layer for n in placed.values()}):
         x = min(n.x for n in placed.values() if n.layer == layer)
         anchor = "end" if layer == 0 else "start"
-        tx = x + NODE_WIDTH if anchor == "start" else x
-        parts.append(f'<text class="layer-title" x="{tx:.1f}" y="14" text-anchor="{anchor}">{escape(LAYER_TITLES.get(layer, ""))}</text>')
+        titles.append({"x": x + NODE_WIDTH if anchor == "start" else x, "anchor": anchor, "text": LAYER_TITLES.get(layer, "")})
+    drawn = []
     for link, source, target, y0, band, y1 in bands:
         x0, x1 = source.x + NODE_WIDTH, target.x
         xm = (x0 + x1) / 2
@@ -97,26 +114,41 @@ def render_svg(nodes: pd.DataFrame, links: pd.DataFrame, currency: str) -> str:
             f"M{x0:.1f},{y0:.2f} C{xm:.1f},{y0:.2f} {xm:.1f},{y1:.2f} {x1:.1f},{y1:.2f} "
             f"L{x1:.1f},{y1 + band:.2f} C{xm:.1f},{y1 + band:.2f} {xm:.1f},{y0 + band:.2f} {x0:.1f},{y0 + band:.2f} Z"
         )
-        title = f"{source.label} → {target.label}: {format_money(int(link.cents))} {currency} ({link.run_id})"
-        parts.append(
-            f'<path class="link layer-{source.layer}" d="{d}" data-source="{escape(link.source)}" data-target="{escape(link.target)}" '
-            f'data-run="{escape(link.run_id)}" data-cents="{int(link.cents)}"><title>{escape(title)}</title></path>'
-        )
+        drawn.append({
+            "layer": source.layer, "d": d, "source": link.source, "target": link.target, "run_id": link.run_id, "cents": int(link.cents),
+            "title": f"{source.label} → {target.label}: {format_money(int(link.cents))} {currency} ({link.run_id})",
+        })
+    label_y = place_labels(placed, height)
+    shown = []
     for node in placed.values():
         amount = format_money(node.cents)
-        parts.append(
-            f'<a href="{escape(node.href)}" class="node-link"><rect class="node layer-{node.layer}" x="{node.x:.1f}" y="{node.y:.2f}" '
-            f'width="{NODE_WIDTH}" height="{node.height:.2f}" data-node="{escape(node.key)}" data-layer="{node.layer}" '
-            f'data-cents="{node.cents}"><title>{escape(f"{node.label} ({node.detail}): {amount} {currency}")}</title></rect>'
-        )
         mid = node.y + node.height / 2
         if node.layer == 0:
-            x, anchor = node.x - 6, "end"
+            x, anchor, leader = node.x - LABEL_PAD, "end", node.x
         else:
-            x, anchor = node.x + NODE_WIDTH + 6, "start"
-        parts.append(
-            f'<text class="node-label" x="{x:.1f}" y="{mid:.2f}" dy="0.35em" text-anchor="{anchor}">'
-            f'{escape(node.label)} <tspan class="amount">{amount}</tspan></text></a>'
-        )
-    parts.append("</svg>")
-    return "".join(parts)
+            x, anchor, leader = node.x + NODE_WIDTH + LABEL_PAD, "start", node.x + NODE_WIDTH
+        y = label_y[node.key]
+        width = CHAR_WIDTH * (len(node.label) + 1 + len(amount))
+        box = (x - width if anchor == "end" else x, y - LABEL_STEP / 2 + 1, width, LABEL_STEP - 2)
+        shown.append({
+            "key": node.key, "layer": node.layer, "href": node.href, "x": node.x, "y": node.y, "height": node.height, "cents": node.cents,
+            "title": f"{node.label} ({node.detail}): {amount} {currency}", "label": node.label, "amount": amount,
+            "label_x": x, "label_y": y, "anchor": anchor, "box": box, "mid": mid, "leader_x": leader, "label_line": abs(y - mid) > 2,
+        })
+    return Diagram(WIDTH, height, NODE_WIDTH, titles, drawn, shown)
+
+
+def place_labels(placed: dict[str, PlacedNode], height: float) -> dict[str, float]:
+    """Each label's vertical centre: at its node's middle where there is room, else pushed just
+    far enough (down, then up from the bottom edge) that labels of one column never overlap."""
+    out: dict[str, float] = {}
+    for layer in {n.layer for n in placed.values()}:
+        column = sorted((n for n in placed.values() if n.layer == layer), key=lambda n: n.y)
+        ys = [n.y + n.height / 2 for n in column]
+        top, bottom = MARGIN_TOP + LABEL_STEP / 2, height - LABEL_STEP / 2
+        for i in range(len(ys)):
+            ys[i] = max(ys[i], top if i == 0 else ys[i - 1] + LABEL_STEP)
+        for i in range(len(ys) - 1, -1, -1):
+            ys[i] = min(ys[i], bottom if i == len(ys) - 1 else ys[i + 1] - LABEL_STEP)
+        out.update({n.key: y for n, y in zip(column, ys)})
+    return out

@@ -10,7 +10,7 @@ from allocation_pipeline.core.money import format_money
 from allocation_pipeline.core.insights.anomalies import flags_for_run
 from allocation_pipeline.core.insights.config import InsightsConfigError, load_insights
 from allocation_pipeline.core.validation import DocumentContext, RunToValidate, validate_run
-from allocation_pipeline.defs.metadata import markdown_table, totals_by_currency
+from allocation_pipeline.defs.metadata import console_links, markdown_table, totals_by_currency
 from allocation_pipeline.defs.partitions import fiscal_month_partitions, period_of
 from allocation_pipeline.defs.resources import RulesResource, WarehouseResource
 from allocation_pipeline.warehouse.bulk import replace_rows
@@ -90,7 +90,8 @@ def allocation_runs(
         try:
             with warehouse.get_engine().begin() as conn:
                 stored = store_pipeline_runs(
-                    conn, period, outcome.runs, {r.id: r.approval for r in applicable}, context.run.run_id, flags=flags
+                    conn, period, outcome.runs, {r.id: r.approval for r in applicable}, context.run.run_id, flags=flags,
+                    owners={r.id: r.owner for r in applicable if r.owner},
                 )
         except PostingError as exc:
             raise dg.Failure(description=f"allocation runs of {period} not stored: {exc}") from exc
@@ -130,6 +131,7 @@ def allocation_runs(
     if stored is not None:
         for name in ("created", "recalculated", "unchanged", "superseded", "approved", "held"):
             metadata[f"runs_{name}"] = dg.MetadataValue.text(", ".join(getattr(stored, name)) or "-")
+    metadata.update(console_links(f"/runs?period={period}", {run_id: f"/runs/{run_id}" for run_id in summary["run_id"].dropna()}))
     metadata["anomaly_flags"] = dg.MetadataValue.md(
         "\n".join(f"- {rule}: {message}" for rule, messages in flags.items() for message in messages) or "_none_"
     )

@@ -5,7 +5,7 @@ import dagster as dg
 import pandas as pd
 
 from allocation_pipeline.core.money import format_money
-from allocation_pipeline.defs.metadata import markdown_table, totals_by_currency
+from allocation_pipeline.defs.metadata import console_links, markdown_table, totals_by_currency
 from allocation_pipeline.defs.partitions import fiscal_month_partitions, period_of
 from allocation_pipeline.defs.resources import WarehouseResource
 from allocation_pipeline.warehouse.ledger_store import PostingError, entries_for_period, post_approved_runs, unbalanced_entries
@@ -43,6 +43,7 @@ def journal_entries(context: dg.AssetExecutionContext, warehouse: WarehouseResou
             "total_by_currency": totals_by_currency(entries, "total_debit_cents"),
             "entries": markdown_table(shown),
             "dagster_run_id": dg.MetadataValue.text(context.run.run_id),
+            **console_links(f"/runs?period={period}&status=posted", {e: f"/documents/{e}" for e in entries["entry_id"]}),
         },
     )
     yield dg.AssetCheckResult(

@@ -8,7 +8,7 @@ import pandas as pd
 
 from allocation_pipeline.core.money import format_money
 from allocation_pipeline.core.report.model import anchor
-from allocation_pipeline.defs.metadata import markdown_table
+from allocation_pipeline.defs.metadata import console_links, markdown_table
 from allocation_pipeline.defs.partitions import fiscal_month_partitions, period_of
 from allocation_pipeline.defs.resources import WarehouseResource
 from allocation_pipeline.period_reports import ReportFile, write_period_reports
@@ -78,6 +78,7 @@ def report_metadata(period: str, reports: list[ReportFile], seconds: float) -> d
     for r in reports:
         metadata[f"report_{r.entity}"] = dg.MetadataValue.path(str(r.path))
         metadata[f"report_{r.entity}_link"] = dg.MetadataValue.url(r.path.as_uri())
+    metadata.update(console_links(f"/periods/{period}/{reports[0].entity}" if reports else "/periods", {r.entity: f"/periods/{period}/{r.entity}" for r in reports}))
     return metadata
 
 

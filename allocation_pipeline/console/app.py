@@ -1,0 +1,314 @@
+"""The finance console: a FastAPI application on the ledger, rendered from the project's Jinja2
+templates (the period page and the static period report share theirs).
+
+Views are thin: parse the request, call the same store function the CLI calls inside one
+transaction, render a template. Permissions and CSRF are checked by `auth.requires` alone.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import tempfile
+from pathlib import Path
+
+import sqlalchemy as sa
+from fastapi import Depends, FastAPI, File, Form, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.middleware.sessions import SessionMiddleware
+
+from allocation_pipeline.console.auth import (
+    Refused,
+    Settings,
+    SignInNeeded,
+    csrf_token,
+    current_user,
+    login_url,
+    requires,
+    safe_next,
+    check_csrf,
+)
+from allocation_pipeline.core.ledger import LifecycleError
+from allocation_pipeline.core.money import format_money
+from allocation_pipeline.core.people import allowed
+from allocation_pipeline.core.report.rendering import render, rows
+from allocation_pipeline.core.rules import RUN_TYPES
+from allocation_pipeline.core.submission import SubmissionError, read_submission
+from allocation_pipeline.warehouse import console_store, ledger_store, people_store
+from allocation_pipeline.warehouse.engine import ensure_schema, make_engine
+
+SESSION_COOKIE = "allocation_session"
+SESSION_MAX_AGE = 8 * 3600
+# Upload names are used only for messages; keep them to plain characters.
+_UPLOAD_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def create_app(settings: Settings, secret_key: str | None = None) -> FastAPI:
+    """The console on `settings.warehouse_url`. `secret_key` signs the session cookie (a fresh
+    random one when None: sessions then end when the process does). The engine is
+    `app.state.engine`; whoever creates the app disposes of it."""
+    engine = make_engine(settings.warehouse_url)
+    ensure_schema(engine)
+    app = FastAPI(title="Allocation console", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.settings = settings
+    app.state.engine = engine
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=secret_key or secrets.token_urlsafe(32),
+        session_cookie=SESSION_COOKIE,
+        max_age=SESSION_MAX_AGE,
+        same_site="lax",
+        https_only=settings.secure_cookie,
+    )
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next):
+        response = await call_next(request)
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'none'; style-src 'self' 'unsafe-inline'; script-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'",
+        )
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
+    @app.exception_handler(SignInNeeded)
+    async def to_login(request: Request, exc: SignInNeeded):
+        return RedirectResponse(login_url(exc.next_url), status_code=303)
+
+    @app.exception_handler(Refused)
+    async def refused(request: Request, exc: Refused):
+        return page(request, "console/refused.html", {"message": exc.message}, status_code=exc.status)
+
+    def page(request: Request, template: str, context: dict, status_code: int = 200, user=None) -> HTMLResponse:
+        user = user if user is not None else current_user(request)
+        flashes = request.session.pop("flash", [])
+        html = render(
+            template, request=request, user=user, csrf=csrf_token(request), flashes=flashes, can=lambda action: user is not None and allowed(user.role, action),
+            trusted_header=settings.trusted_header, **context,
+        )
+        return HTMLResponse(html, status_code=status_code)
+
+    def flash(request: Request, kind: str, message: str) -> None:
+        request.session["flash"] = request.session.get("flash", []) + [{"kind": kind, "message": message}]
+
+    # --- signing in ------------------------------------------------------------------------------
+
+    @app.get("/login", response_class=HTMLResponse)
+    def login_form(request: Request, next: str = "/runs"):
+        return page(request, "console/login.html", {"next": safe_next(next), "error": None, "name": ""}, user=None)
+
+    @app.post("/login", response_class=HTMLResponse)
+    async def login(request: Request, name: str = Form(""), password: str = Form(""), next: str = Form("/runs")):
+        await check_csrf(request)
+        if settings.trusted_header:
+            raise Refused(403, f"Sign-in is through single sign-on here (header {settings.trusted_header}).")
+        with engine.begin() as conn:
+            outcome = people_store.authenticate(conn, name.strip(), password)
+        if outcome.user is None:
+            return page(request, "console/login.html", {"next": safe_next(next), "error": outcome.refusal, "name": name}, status_code=401, user=None)
+        request.session.clear()
+        request.session["user"] = outcome.user.name
+        return RedirectResponse(safe_next(next), status_code=303)
+
+    @app.post("/logout")
+    async def logout(request: Request):
+        await check_csrf(request)
+        request.session.clear()
+        return RedirectResponse("/login", status_code=303)
+
+    # --- reading ---------------------------------------------------------------------------------
+
+    @app.get("/")
+    def home(user=Depends(requires("view"))):
+        return RedirectResponse("/runs", status_code=303)
+
+    @app.get("/runs", response_class=HTMLResponse)
+    def runs(
+        request: Request, entity: str = "", status: str = "", type: str = "", period: str = "", rule: str = "",
+        sort: str = "run", dir: str = "desc", page_number: int = 1, user=Depends(requires("view")),
+    ):
+        filters = {"entity": entity, "status": status, "type": type, "period": period, "rule": rule}
+        with engine.connect() as conn:
+            listing = console_store.runs_page(conn, filters, sort=sort, descending=dir != "asc", page=page_number)
+        return page(
+            request, "console/runs.html",
+            {"listing": listing, "runs": rows(listing.runs), "filters": filters, "sort": sort, "dir": dir, "sorts": list(console_store.SORTS)},
+            user=user,
+        )
+
+    @app.get("/runs/{run_id}", response_class=HTMLResponse)
+    def run_detail(request: Request, run_id: str, user=Depends(requires("view"))):
+        with engine.connect() as conn:
+            try:
+                run = ledger_store.get_run(conn, run_id)
+            except ledger_store.RunNotFound as exc:
+                raise Refused(404, str(exc)) from None
+            lines = console_store.run_lines_named(conn, run_id)
+            history = ledger_store.run_history(conn, run_id)
+            preparer = people_store.preparer_of_run(conn, run_id)
+        context = {
+            "run": run, "lines": rows(lines), "history": rows(history), "preparer": preparer,
+            "debit_total": int(lines["debit_cents"].sum()) if not lines.empty else 0,
+            "credit_total": int(lines["credit_cents"].sum()) if not lines.empty else 0,
+        }
+        return page(request, "console/run.html", context, user=user)
+
+    @app.get("/documents/{document_id}", response_class=HTMLResponse)
+    def document(request: Request, document_id: str, user=Depends(requires("view"))):
+        with engine.connect() as conn:
+            entry = console_store.journal_entry(conn, document_id)
+            if entry is not None:
+                lines = console_store.journal_lines(conn, document_id)
+                reversal = conn.execute(
+                    sa.select(sa.column("entry_id")).select_from(sa.table("journal_entries")).where(
+                        sa.column("reverses_entry_id") == sa.bindparam("entry_id", document_id)
+                    )
+                ).scalar_one_or_none()
+                return page(request, "console/entry.html", {"entry": entry, "lines": rows(lines), "reversal": reversal}, user=user)
+            gl = console_store.document_lines(conn, document_id)
+            ap = console_store.ap_invoice_lines(conn, document_id)
+            if gl.empty and ap.empty:
+                raise Refused(404, f"no GL document, AP invoice or journal entry {document_id} in the warehouse")
+            runs_of = console_store.runs_of_document(conn, document_id)
+            context = ledger_store.document_context(conn, document_id)
+        balances = []
+        if context is not None:
+            for account, amount in sorted(context.amounts.items()):
+                taken, run_ids = context.allocated(account)
+                balances.append({"account": account, "amount_cents": amount, "allocated_cents": taken, "remaining_cents": amount - taken, "runs": run_ids})
+        return page(
+            request, "console/document.html",
+            {"document_id": document_id, "gl": rows(gl), "ap": rows(ap), "runs": rows(runs_of), "balances": balances},
+            user=user,
+        )
+
+    @app.get("/periods", response_class=HTMLResponse)
+    def periods(request: Request, user=Depends(requires("view"))):
+        with engine.connect() as conn:
+            listing = console_store.periods(conn)
+        return page(request, "console/periods.html", {"periods": rows(listing)}, user=user)
+
+    @app.get("/periods/{period}/{entity}", response_class=HTMLResponse)
+    def period_page(request: Request, period: str, entity: str, user=Depends(requires("view"))):
+        from allocation_pipeline.core.report.html import report_context
+        from allocation_pipeline.warehouse.report_store import read_report_data
+
+        with engine.connect() as conn:
+            try:
+                data = read_report_data(conn, period, entity)
+            except LookupError as exc:
+                raise Refused(404, str(exc)) from None
+        return page(request, "console/period.html", {**report_context(data, links="console")}, user=user)
+
+    @app.get("/quarantine", response_class=HTMLResponse)
+    def quarantine(request: Request, extract: str = "", period: str = "", user=Depends(requires("view"))):
+        with engine.connect() as conn:
+            extracts = console_store.quarantine_extracts(conn)
+            chosen = console_store.quarantine_rows(conn, extract, period) if extract else None
+        return page(
+            request, "console/quarantine.html",
+            {"extracts": rows(extracts), "extract": extract, "period": period, "rows": rows(chosen) if chosen is not None else None},
+            user=user,
+        )
+
+    # --- acting ----------------------------------------------------------------------------------
+
+    def act(request: Request, run_id: str, work) -> RedirectResponse:
+        """One transaction through the ledger function; a refusal (or losing a race) becomes a message."""
+        try:
+            with engine.begin() as conn:
+                message = work(conn)
+            flash(request, "ok", message)
+        except (LifecycleError, ledger_store.PostingError, ledger_store.RunNotFound) as exc:
+            flash(request, "error", str(exc))
+        except sa.exc.DBAPIError:
+            flash(request, "error", f"{run_id}: someone else changed this run at the same moment; nothing done. This page shows its state now.")
+        return RedirectResponse(f"/runs/{run_id}", status_code=303)
+
+    @app.post("/runs/{run_id}/approve")
+    def approve(request: Request, run_id: str, reason: str = Form(""), user=Depends(requires("approve"))):
+        def work(conn):
+            ledger_store.approve_run(conn, run_id, user.name, reason.strip() or None)
+            return f"{run_id} approved by {user.name}"
+
+        return act(request, run_id, work)
+
+    @app.post("/runs/{run_id}/reject")
+    def reject(request: Request, run_id: str, reason: str = Form(""), user=Depends(requires("reject"))):
+        def work(conn):
+            ledger_store.reject_run(conn, run_id, user.name, reason.strip())
+            return f"{run_id} rejected by {user.name}"
+
+        return act(request, run_id, work)
+
+    @app.post("/runs/{run_id}/post")
+    def post(request: Request, run_id: str, user=Depends(requires("post"))):
+        def work(conn):
+            posted = ledger_store.post_run(conn, run_id, user.name)
+            return f"{run_id} posted as {posted.entry_id}"
+
+        return act(request, run_id, work)
+
+    @app.post("/runs/{run_id}/void")
+    def void(request: Request, run_id: str, reason: str = Form(""), period: str = Form(""), user=Depends(requires("void"))):
+        def work(conn):
+            reversal = ledger_store.void_run(conn, run_id, user.name, reason.strip(), period=period.strip() or None)
+            return f"{run_id} voided; reversing entry {reversal}"
+
+        return act(request, run_id, work)
+
+    @app.get("/submit", response_class=HTMLResponse)
+    def submit_form(request: Request, user=Depends(requires("submit"))):
+        return page(request, "console/submit.html", {"errors": [], "values": {}, "run_types": RUN_TYPES}, user=user)
+
+    @app.post("/submit", response_class=HTMLResponse)
+    async def submit(
+        request: Request, file: UploadFile = File(...), entity: str = Form(""), period: str = Form(""),
+        source_document: str = Form(""), run_type: str = Form(""), user=Depends(requires("submit")),
+    ):
+        values = {"entity": entity, "period": period, "source_document": source_document, "run_type": run_type}
+        name = _UPLOAD_NAME.sub("_", Path(file.filename or "upload.csv").name) or "upload.csv"
+        content = await file.read()
+        errors: list[str] = []
+        result = None
+        with tempfile.TemporaryDirectory(prefix="submission-") as folder:
+            path = Path(folder) / name
+            path.write_bytes(content)
+            try:
+                submission = read_submission(path)
+            except SubmissionError as exc:
+                errors = list(exc.problems)
+            else:
+                try:
+                    with engine.begin() as conn:
+                        result, draft = ledger_store.submit_submission(
+                            conn, submission, user.name, name, entity=entity.strip() or None, period=period.strip() or None,
+                            source_document=source_document.strip() or None, run_type=run_type or None,
+                        )
+                except (ledger_store.PostingError, LifecycleError) as exc:
+                    errors = [str(exc)]
+        if result is not None and result.errors:
+            errors = [e.message for e in result.errors]
+        if errors:
+            return page(
+                request, "console/submit.html", {"errors": errors, "values": values, "run_types": RUN_TYPES, "file_name": name},
+                status_code=422, user=user,
+            )
+        total = int(draft.lines["debit_cents"].sum())
+        flash(request, "ok", f"{result.run_id} calculated from {name}: {len(draft.lines)} lines, {format_money(total)} {draft.currency}. "
+              "Another person must approve it (four-eyes rule).")
+        for note in result.notes:
+            flash(request, "ok", f"note: {note}")
+        return RedirectResponse(f"/runs/{result.run_id}", status_code=303)
+
+    @app.get("/console.css")
+    def stylesheet():
+        from importlib import resources
+
+        css = resources.files("allocation_pipeline").joinpath("templates/console/console.css").read_text(encoding="utf-8")
+        return Response(css, media_type="text/css", headers={"Cache-Control": "max-age=3600"})
+
+    return app
+
+

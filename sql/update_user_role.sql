@@ -1,0 +1,1 @@
+UPDATE users SET role = :role, updated_at = :now WHERE user_name = :user_name

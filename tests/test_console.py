@@ -1,0 +1,337 @@
+"""The console in-process (Starlette's TestClient on the FastAPI app): sign-in and throttling,
+roles, the four-eyes rule, CSRF, escaping of hostile master data, SQL in filters, actions through
+the ledger functions and their refusals, pages for runs, documents, periods and quarantine, and
+the trusted-header mode. On DuckDB (the ledger's PostgreSQL paths are covered in test_ledger.py
+and test_people.py). The real-browser walk is in test_console_browser.py.
+"""
+
+from __future__ import annotations
+
+import re
+from html import unescape
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+import dagster as dg
+from allocation_pipeline.console.app import Settings, create_app
+from allocation_pipeline.core.report.html import render_report
+from allocation_pipeline.defs.definitions import build_definitions
+from allocation_pipeline.warehouse import people_store
+from allocation_pipeline.warehouse.engine import make_engine
+from allocation_pipeline.warehouse.report_store import read_report_data
+from tests.conftest import SAMPLE_PARTITION, SAMPLE_PERIOD, pipeline_resources
+
+SLACK = "role,account,cost_center,debit,credit\nsource,60002,EE-ENG,0,120.00\ntarget,60002,EE-ENG,60.00,0\ntarget,60002,EE-PRD,36.00,0\ntarget,60002,EE-SAL,24.00,0\n"
+PASSWORD = "a long enough password"
+SCRIPT = "<script>alert('x')</script>"
+IMG = '"><img src=x onerror=alert(1)>'
+USERS = {"vic": "viewer", "pat": "preparer", "ann": "approver", "bob": "approver"}
+REFERENCE_ASSETS = ["entities", "accounts", "cost_centers", "fiscal_periods", "gl_lines"]
+
+
+@pytest.fixture(scope="module")
+def warehouse(sample_company_template, tmp_path_factory) -> str:
+    """A DuckDB ledger with the sample company's master data and 2026-10 GL lines, four users,
+    and hostile text in a cost center's name and a bill's description."""
+    folder = tmp_path_factory.mktemp("console")
+    url = f"duckdb:///{folder / 'warehouse.duckdb'}"
+    assets = [a for a in build_definitions().assets if a.key.path[-1] in REFERENCE_ASSETS]
+    assert dg.materialize(assets, partition_key=SAMPLE_PARTITION, resources=pipeline_resources(sample_company_template, url)).success
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        for name, role in USERS.items():
+            people_store.create_user(conn, name, role, PASSWORD, created_by="test")
+        conn.execute(sa.text("UPDATE dim_cost_centers SET name = :n WHERE cost_center = 'EE-PRD'"), {"n": SCRIPT})
+        conn.execute(sa.text("UPDATE gl_lines SET description = :d WHERE document_id = 'EE-BILL000527'"), {"d": IMG})
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def app(warehouse, tmp_path):
+    """A fresh copy of the warehouse per test, so runs and throttling never leak between tests."""
+    import shutil
+
+    source = sa.engine.make_url(warehouse).database
+    copy = tmp_path / "warehouse.duckdb"
+    shutil.copy(source, copy)
+    application = create_app(Settings(f"duckdb:///{copy}"), secret_key="test-secret")
+    yield application
+    application.state.engine.dispose()
+
+
+def client(app) -> TestClient:
+    return TestClient(app, base_url="http://console.test", follow_redirects=False)
+
+
+def token(page_html: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', page_html).group(1)
+
+
+def sign_in(app, name: str, password: str = PASSWORD) -> TestClient:
+    browser = client(app)
+    form = browser.get("/login")
+    response = browser.post("/login", data={"name": name, "password": password, "next": "/runs", "csrf_token": token(form.text)})
+    assert response.status_code == 303, response.text
+    return browser
+
+
+def post_form(browser: TestClient, page: str, action: str, **fields):
+    return browser.post(action, data={"csrf_token": token(browser.get(page).text), **fields})
+
+
+def submit(browser: TestClient, text: str, name: str = "lines.csv", **fields):
+    form = browser.get("/submit")
+    return browser.post(
+        "/submit", data={"csrf_token": token(form.text), **fields}, files={"file": (name, text.encode(), "text/csv")}
+    )
+
+
+OFFICE = "role,account,cost_center,debit,credit\nsource,60002,EE-ENG,0,120.00\ntarget,60002,EE-PRD,120.00,0\n"
+
+
+def submitted_run(browser: TestClient, text: str = SLACK, document: str = "EE-BILL000527") -> str:
+    response = submit(browser, text, source_document=document)
+    assert response.status_code == 303, response.text
+    return response.headers["location"].rsplit("/", 1)[-1]
+
+
+def approve_and_post(app, run_id: str) -> TestClient:
+    """bob (an approver who did not prepare it) approves and posts the run; his client."""
+    bob = sign_in(app, "bob")
+    post_form(bob, f"/runs/{run_id}", f"/runs/{run_id}/approve")
+    post_form(bob, f"/runs/{run_id}", f"/runs/{run_id}/post")
+    return bob
+
+
+def flashes(page_html: str) -> list[str]:
+    return [unescape(m) for m in re.findall(r'<p class="flash (?:ok|error)" role="status">(.*?)</p>', page_html)]
+
+
+def test_unauthenticated_requests_go_to_the_login_page(app):
+    browser = client(app)
+    for path in ("/runs", "/runs/ALLOC-0001", "/documents/EE-BILL000527", f"/periods/{SAMPLE_PERIOD}/EE", "/quarantine", "/submit"):
+        response = browser.get(path)
+        assert response.status_code == 303 and response.headers["location"].startswith("/login?next=%2F"), path
+    assert browser.post("/runs/ALLOC-0001/approve", data={}).status_code == 303
+    # The login page never sends anyone to another site afterwards.
+    form = browser.get("/login?next=https://evil.example/")
+    assert 'name="next" value="/runs"' in form.text
+
+
+def test_sign_in_sets_a_signed_http_only_same_site_cookie_and_a_wrong_password_says_so(app):
+    browser = client(app)
+    form = browser.get("/login")
+    wrong = browser.post("/login", data={"name": "ann", "password": "nope", "csrf_token": token(form.text)})
+    assert wrong.status_code == 401 and "wrong user name or password" in wrong.text
+    right = browser.post("/login", data={"name": "ann", "password": PASSWORD, "next": "/periods", "csrf_token": token(form.text)})
+    assert right.status_code == 303 and right.headers["location"] == "/periods"
+    cookie = right.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=lax" in cookie
+    assert browser.get("/runs").status_code == 200
+    # A forged cookie is not a session.
+    forged = client(app)
+    forged.cookies.set("allocation_session", right.cookies.get("allocation_session")[:-4] + "AAAA")
+    assert forged.get("/runs").status_code == 303
+
+
+def test_five_wrong_passwords_in_a_row_are_throttled(app):
+    browser = client(app)
+    csrf = token(browser.get("/login").text)
+    for attempt in range(5):
+        response = browser.post("/login", data={"name": "bob", "password": f"guess {attempt}", "csrf_token": csrf})
+        assert response.status_code == 401
+    assert "too many wrong passwords in a row for bob" in unescape(response.text)
+    response = browser.post("/login", data={"name": "bob", "password": PASSWORD, "csrf_token": csrf})
+    assert response.status_code == 401 and "try again in 5 minute(s)" in unescape(response.text)
+
+
+def test_a_viewer_may_read_but_every_post_is_refused_with_403(app):
+    approver = sign_in(app, "ann")
+    run_id = submitted_run(approver)
+    viewer = sign_in(app, "vic")
+    page = viewer.get(f"/runs/{run_id}")
+    assert page.status_code == 200 and 'id="approve"' not in page.text
+    for action, fields in (("approve", {}), ("reject", {"reason": "no"}), ("post", {}), ("void", {"reason": "no"})):
+        response = post_form(viewer, f"/runs/{run_id}", f"/runs/{run_id}/{action}", **fields)
+        assert response.status_code == 403 and "vic (viewer) may not" in unescape(response.text), action
+    assert viewer.get("/submit").status_code == 403
+    assert "calculated" in viewer.get(f"/runs/{run_id}").text
+
+
+def test_four_eyes_in_the_console(app):
+    preparer = sign_in(app, "pat")
+    run_id = submitted_run(preparer)
+    # A preparer cannot approve at all; an approver who submitted cannot approve their own run.
+    response = post_form(preparer, f"/runs/{run_id}", f"/runs/{run_id}/approve")
+    assert response.status_code == 403 and "pat (preparer) may not approve" in unescape(response.text)
+    ann = sign_in(app, "ann")
+    own = submitted_run(ann, OFFICE, "EE-BILL000528")
+    response = post_form(ann, f"/runs/{own}", f"/runs/{own}/approve")
+    assert response.status_code == 303
+    page = ann.get(f"/runs/{own}").text
+    assert f"{own}: ann prepared this run and cannot approve it too (four-eyes rule)" in flashes(page)[0]
+    assert 'id="preparer">ann<' in page
+    # Another approver approves; the preparer still cannot post.
+    bob = sign_in(app, "bob")
+    post_form(bob, f"/runs/{own}", f"/runs/{own}/approve", reason="checked against the bill")
+    post_form(ann, f"/runs/{own}", f"/runs/{own}/post")
+    assert "cannot post it too (four-eyes rule)" in flashes(ann.get(f"/runs/{own}").text)[0]
+    post_form(bob, f"/runs/{own}", f"/runs/{own}/post")
+    page = bob.get(f"/runs/{own}").text
+    assert re.search(rf"{own} posted as EE-CAL\d+", flashes(page)[0])
+    # Every history row names the signed-in person.
+    who = re.findall(r'<span class="by">([^<]+)</span>', page)
+    assert who == ["ann", "ann", "bob", "bob"]
+
+
+def test_a_post_without_a_valid_csrf_token_is_refused(app):
+    ann = sign_in(app, "pat")
+    run_id = submitted_run(ann)
+    bob = sign_in(app, "bob")
+    for data in ({}, {"csrf_token": "forged"}):
+        response = bob.post(f"/runs/{run_id}/approve", data=data)
+        assert response.status_code == 403 and "CSRF check failed" in response.text
+    # The login form and sign-out are protected too.
+    assert client(app).post("/login", data={"name": "bob", "password": PASSWORD}).status_code == 403
+    assert bob.post("/logout").status_code == 403
+    assert "calculated" in bob.get(f"/runs/{run_id}").text
+
+
+def test_hostile_text_in_master_data_and_descriptions_is_escaped_everywhere(app):
+    ann = sign_in(app, "pat")
+    run_id = submitted_run(ann)
+    bob = approve_and_post(app, run_id)
+    entry = re.search(r"EE-CAL\d+", bob.get(f"/runs/{run_id}").text).group(0)
+    pages = {
+        "run": bob.get(f"/runs/{run_id}").text,
+        "document": bob.get("/documents/EE-BILL000527").text,
+        "entry": bob.get(f"/documents/{entry}").text,
+        "period": bob.get(f"/periods/{SAMPLE_PERIOD}/EE").text,
+    }
+    assert SCRIPT not in pages["run"] and "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in pages["run"]
+    assert "&#34;&gt;&lt;img src=x onerror=alert(1)&gt;" in pages["document"]
+    for name, text in pages.items():
+        assert SCRIPT not in text and IMG not in text and "<img" not in text, name
+    engine = make_engine(app.state.settings.warehouse_url)
+    with engine.connect() as conn:
+        static = render_report(read_report_data(conn, SAMPLE_PERIOD, "EE"))
+    engine.dispose()
+    assert SCRIPT not in static and "<img" not in static
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"entity": "EE' OR '1'='1"}, {"status": "posted'; DROP TABLE allocation_runs; --"}, {"period": "2026-10' UNION SELECT 1 --"},
+        {"sort": "run_id; DROP TABLE allocation_runs", "dir": "asc"}, {"rule": "x\") OR 1=1 --"},
+    ],
+)
+def test_sql_in_filter_values_is_only_a_value(app, query):
+    ann = sign_in(app, "pat")
+    submitted_run(ann)
+    response = ann.get("/runs", params=query)
+    assert response.status_code == 200
+    expected = "1 runs match" if set(query) <= {"sort", "dir"} else "0 runs match"
+    assert expected in response.text
+    assert "1 runs match" in ann.get("/runs").text  # the table is still there
+
+
+def test_a_run_voided_from_two_tabs_is_voided_once_and_the_second_tab_is_told(app):
+    pat = sign_in(app, "pat")
+    run_id = submitted_run(pat)
+    bob = approve_and_post(app, run_id)
+    form = bob.get(f"/runs/{run_id}").text  # both tabs show the same page and token
+    first = bob.post(f"/runs/{run_id}/void", data={"csrf_token": token(form), "reason": "wrong split"})
+    second = bob.post(f"/runs/{run_id}/void", data={"csrf_token": token(form), "reason": "wrong split"})
+    assert first.status_code == second.status_code == 303
+    messages = flashes(bob.get(f"/runs/{run_id}").text)
+    assert re.match(rf"{run_id} voided; reversing entry EE-CAL\d+", messages[0])
+    assert messages[1] == f"{run_id}: cannot go from voided to voided (allowed from voided: none (final state))"
+    engine = make_engine(app.state.settings.warehouse_url)
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT COUNT(*) FROM journal_entries")).scalar_one() == 2
+    engine.dispose()
+
+
+def test_a_submission_lists_every_problem_and_writes_nothing_then_the_fixed_file_goes_in(app):
+    pat = sign_in(app, "pat")
+    bad = "role,account,cost_center,debit,credit\nsource,99999,EE-ENG,0,120.00\ntarget,60002,EE-NOPE,60.00,0\nbogus,60002,EE-SAL,abc,0\n"
+    response = submit(pat, bad, name="bad lines.csv", entity="EE", period=SAMPLE_PERIOD)
+    assert response.status_code == 422
+    problems = re.findall(r"<li>(.*?)</li>", response.text.split('id="submit-errors"')[1].split("</ul>")[0])
+    assert len(problems) >= 2 and all("bad_lines.csv" in unescape(p) for p in problems)
+    response = submit(pat, SLACK.replace("60.00,0", "61.00,0"), source_document="EE-BILL000527")
+    assert response.status_code == 422 and "Submission refused; nothing was written" in response.text
+    assert "0 runs match" in pat.get("/runs").text
+    response = submit(pat, SLACK, source_document="EE-BILL000527")
+    assert response.status_code == 303
+    page = pat.get(response.headers["location"]).text
+    assert "calculated from lines.csv: 4 lines, 120.00 EUR" in flashes(page)[0]
+
+
+def test_document_pages_show_their_badges_and_remaining_balances(app):
+    pat = sign_in(app, "pat")
+    run_id = submit(pat, SLACK.replace("120.00", "100.00").replace("60.00,0", "40.00,0"), source_document="EE-BILL000527").headers["location"].rsplit("/", 1)[-1]
+    bob = approve_and_post(app, run_id)
+    document = bob.get("/documents/EE-BILL000527").text
+    assert f'data-run="{run_id}">Allocated by <a href="/runs/{run_id}">' in document
+    row = re.search(r'<tr data-account="60002">(.*?)</tr>', document).group(1)
+    assert re.findall(r'data-cents="(-?\d+)"', row) == ["12000", "10000", "2000"]
+    entry = re.search(r'<a href="/documents/(EE-CAL\d+)">', bob.get(f"/runs/{run_id}").text).group(1)
+    page = bob.get(f"/documents/{entry}").text
+    assert f'Created by allocation <a href="/runs/{run_id}">{run_id}</a>' in page
+    assert bob.get("/documents/NOPE-1").status_code == 404
+
+
+def test_the_period_page_and_the_static_report_show_the_same_figures(app):
+    pat = sign_in(app, "pat")
+    run_id = submitted_run(pat)
+    bob = approve_and_post(app, run_id)
+    page = bob.get(f"/periods/{SAMPLE_PERIOD}/EE").text
+    engine = make_engine(app.state.settings.warehouse_url)
+    with engine.connect() as conn:
+        static = render_report(read_report_data(conn, SAMPLE_PERIOD, "EE"))
+    engine.dispose()
+
+    def figures(text):
+        return re.findall(r'data-figure="(\w+)" data-(?:cents|count)="(-?\d+)"', text)
+
+    assert figures(page) == figures(static) and ("allocated_cents", "12000") in figures(page)
+    assert f'href="/runs/{run_id}"' in page and f'href="#run-{run_id}"' in static
+    assert bob.get(f"/periods/{SAMPLE_PERIOD}/XX").status_code == 404
+
+
+def test_quarantine_review_per_extract_and_period(app):
+    engine = make_engine(app.state.settings.warehouse_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO quarantine (extract, partition_key, source_file, row_number, column_name, bad_value, reason, quarantined_at) "
+            "VALUES ('gl_lines', :p, 'gl_lines/2026-10.csv', 7, 'debit', :v, 'not a number', CURRENT_TIMESTAMP)"
+        ), {"p": SAMPLE_PERIOD, "v": SCRIPT})
+    engine.dispose()
+    vic = sign_in(app, "vic")
+    listing = vic.get("/quarantine").text
+    assert f'/quarantine?extract=gl_lines&amp;period={SAMPLE_PERIOD}' in listing
+    rows = vic.get("/quarantine", params={"extract": "gl_lines", "period": SAMPLE_PERIOD}).text
+    assert "not a number" in rows and SCRIPT not in rows
+
+
+def test_trusted_header_mode_takes_the_user_from_the_proxy_header(warehouse, tmp_path):
+    import shutil
+
+    copy = tmp_path / "w.duckdb"
+    shutil.copy(sa.engine.make_url(warehouse).database, copy)
+    app = create_app(Settings(f"duckdb:///{copy}", trusted_header="X-Forwarded-User"), secret_key="k")
+    try:
+        browser = client(app)
+        assert browser.get("/runs").status_code == 303
+        assert browser.get("/runs", headers={"X-Forwarded-User": "stranger"}).status_code == 303
+        page = browser.get("/runs", headers={"X-Forwarded-User": "vic"})
+        assert page.status_code == 200 and "vic · viewer" in page.text
+        csrf = token(browser.get("/login").text)
+        assert browser.post("/login", data={"name": "vic", "password": PASSWORD, "csrf_token": csrf}).status_code == 403
+    finally:
+        app.state.engine.dispose()
