@@ -13,6 +13,8 @@ DATA_DIR_ENV = "ALLOCATION_DATA_DIR"
 WAREHOUSE_URL_ENV = "ALLOCATION_WAREHOUSE_URL"
 EXTRACTS_DIR_ENV = "ALLOCATION_EXTRACTS_DIR"
 RULES_FILE_ENV = "ALLOCATION_RULES_FILE"
+# Optional: where each extract is read from (SQL, FOCUS billing, Excel); unset, every extract is a file.
+SOURCES_FILE_ENV = "ALLOCATION_SOURCES_FILE"
 
 
 def data_dir() -> Path:
@@ -43,3 +45,8 @@ def extracts_dir() -> str:
 
 def rules_file() -> str:
     return os.environ.get(RULES_FILE_ENV) or default_rules_file()
+
+
+def sources_file() -> str:
+    """The sources file, or "" when none is set (every extract is then read from files)."""
+    return os.environ.get(SOURCES_FILE_ENV) or ""
