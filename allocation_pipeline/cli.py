@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "allocation_pipeline.commands.preview",
     "allocation_pipeline.commands.report",
     "allocation_pipeline.commands.benchmark",
+    "allocation_pipeline.commands.export",
 )
 
 

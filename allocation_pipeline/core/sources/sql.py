@@ -4,6 +4,7 @@ its position in key order): the shape the cleaning takes, built lazily in the so
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 
 import ibis
@@ -206,15 +207,22 @@ def _source_table(con: BaseBackend, source: SqlSource, where: str) -> ir.Table:
 
 
 def _query(con: BaseBackend, query: str) -> ir.Table:
+    """The query as an Ibis table, its schema read by us rather than by `con.sql(query)`: Ibis 12
+    reads it with calls this environment's DuckDB 2 (fetch_arrow_table) and sqlglot 30 (a DROP VIEW
+    without its name) break, so the same steps are taken here with statements that work on both."""
     if con.name == "duckdb":
-        # Ibis 12 reads a DuckDB query's schema with fetch_arrow_table, which DuckDB 2 removed:
-        # take it from DuckDB's relation (bound, not run) and give it to Ibis.
         from ibis.backends.sql.datatypes import DuckDBType
 
-        relation = con.con.sql(query)
+        relation = con.con.sql(query)  # bound, not run
         schema = ibis.schema({name: DuckDBType.from_string(str(kind)) for name, kind in zip(relation.columns, relation.types)})
         return con.sql(query, schema=schema)
-    return con.sql(query)
+    view = f"allocation_source_{uuid.uuid4().hex[:12]}"
+    _execute(con, f"CREATE TEMPORARY VIEW {_quoted(con, view)} AS {query}")
+    try:
+        schema = con.get_schema(view)
+    finally:
+        _execute(con, f"DROP VIEW IF EXISTS {_quoted(con, view)}")
+    return con.sql(query, schema=schema)
 
 
 def _in_period(column: ir.Column, period: str, where: str) -> ir.BooleanValue:
