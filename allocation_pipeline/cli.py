@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "allocation_pipeline.commands.benchmark",
     "allocation_pipeline.commands.users",
     "allocation_pipeline.commands.console",
+    "allocation_pipeline.commands.export",
 )
 
 

@@ -13,6 +13,8 @@ DATA_DIR_ENV = "ALLOCATION_DATA_DIR"
 WAREHOUSE_URL_ENV = "ALLOCATION_WAREHOUSE_URL"
 EXTRACTS_DIR_ENV = "ALLOCATION_EXTRACTS_DIR"
 RULES_FILE_ENV = "ALLOCATION_RULES_FILE"
+# Optional: where each extract is read from (SQL, FOCUS billing, Excel); unset, every extract is a file.
+SOURCES_FILE_ENV = "ALLOCATION_SOURCES_FILE"
 
 
 def data_dir() -> Path:
@@ -52,3 +54,8 @@ def console_url() -> str | None:
     """Where the finance console runs (e.g. http://finance.example:8040), for links from Dagster."""
     value = os.environ.get(CONSOLE_URL_ENV, "").strip().rstrip("/")
     return value or None
+
+
+def sources_file() -> str:
+    """The sources file, or "" when none is set (every extract is then read from files)."""
+    return os.environ.get(SOURCES_FILE_ENV) or ""

@@ -15,6 +15,7 @@ from allocation_pipeline.defs.multilevel import assets as multilevel
 from allocation_pipeline.defs.reporting import assets as reporting
 from allocation_pipeline.defs.resources import default_resources
 from allocation_pipeline.defs.schedules import period_close_schedule
+from allocation_pipeline.defs.sources import resources as sources
 
 # Embedded warehouses are single files with one writer at a time: run a month's steps in one
 # process. A server warehouse (PostgreSQL) takes Dagster's multiprocess executor, and deployments
@@ -37,6 +38,7 @@ def build_definitions() -> dg.Definitions:
         insights.defs,
         insights_jobs.defs,
         reporting.defs,
+        sources.defs,
         dg.Definitions(
             jobs=[period_close_job],
             schedules=[period_close_schedule],

@@ -5,11 +5,11 @@ import dagster as dg
 import pandas as pd
 
 from allocation_pipeline.core.cleaning import EXTRACT_SPECS, CleanResult, ExtractSpec, clean_extract
-from allocation_pipeline.core.extracts import read_extract
 from allocation_pipeline.core.money import format_money
 from allocation_pipeline.defs.metadata import markdown_table
 from allocation_pipeline.defs.partitions import fiscal_month_partitions, period_of
 from allocation_pipeline.defs.resources import ExtractsResource, WarehouseResource
+from allocation_pipeline.defs.sources.resources import SourcesResource
 from allocation_pipeline.warehouse.bulk import replace_rows
 
 # Which cleaned master-data asset provides each reference set an extract is checked against.
@@ -57,14 +57,16 @@ def build_extract_asset(spec: ExtractSpec) -> dg.AssetsDefinition:
         description=DESCRIPTIONS[spec.name],
         check_specs=check_specs,
     )
-    def _extract(context: dg.AssetExecutionContext, extracts: ExtractsResource, warehouse: WarehouseResource, **references: pd.DataFrame):
+    def _extract(
+        context: dg.AssetExecutionContext, extracts: ExtractsResource, warehouse: WarehouseResource, sources: SourcesResource, **references: pd.DataFrame
+    ):
         period = period_of(context.partition_key) if spec.partitioned else None
         required, optional = spec.file_columns()
-        raw = read_extract(extracts.directory, spec.name, required, optional, period=period)
+        raw = sources.read(extracts.directory, spec.name, required, optional, period=period)
         known = {ref: references[REFERENCE_SOURCES[ref][0]][REFERENCE_SOURCES[ref][1]] for ref in spec.references.values()}
-        result = clean_extract(raw, spec, known, period=period)
+        result = sources.name_places(clean_extract(raw, spec, known, period=period), raw)
         _store(warehouse, result, period, context.run.run_id)
-        yield dg.Output(result.kept, metadata=_metadata(result, raw.files, period))
+        yield dg.Output(result.kept, metadata={**_metadata(result, raw.files, period), **sources.report(context, raw)})
         if check_specs:
             yield _documents_balance(result.kept)
 
