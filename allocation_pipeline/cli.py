@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "allocation_pipeline.commands.report",
     "allocation_pipeline.commands.benchmark",
     "allocation_pipeline.commands.users",
+    "allocation_pipeline.commands.mcp",
 )
 
 

@@ -99,50 +99,30 @@ def _who(args) -> str:
 
 
 def _submit(args) -> int:
-    import pandas as pd
-
-    from allocation_pipeline.core.allocation import RunDraft
     from allocation_pipeline.core.money import format_money
     from allocation_pipeline.core.submission import SubmissionError, read_submission
-    from allocation_pipeline.warehouse.bulk import read_frame
-    from allocation_pipeline.warehouse.engine import sql_text
-    from allocation_pipeline.warehouse.ledger_store import document_header, submit_run
+    from allocation_pipeline.warehouse.ledger_store import submit_submission
 
     try:
         submission = read_submission(args.file)
     except SubmissionError as exc:
         raise CommandError("the file cannot be used:\n  " + "\n  ".join(exc.problems)) from exc
-    header = submission.header
-    document = args.source_document or header.get("source_document")
-    with _transaction() as conn:
-        entity, period = args.entity or header.get("entity"), args.period or header.get("period")
-        if document:
-            known = document_header(conn, document)
-            if not known.empty:
-                entity = entity or str(known["entity"].iloc[0])
-                period = period or str(known["period"].iloc[0])
-        if not entity or not period:
-            raise CommandError("give --entity and --period (or a source document the warehouse knows)")
-        row = conn.execute(sql_text("select_entity"), {"entity": entity}).first()
-        if row is None:
-            raise CommandError(f"entity {entity} is not in the warehouse (run the pipeline for a period first)")
-        accounts = read_frame(conn, sql_text("select_accounts"))
-        lines = submission.lines
-        draft = RunDraft(
-            rule_id="", entity=entity, period=period, run_type=args.type or header.get("type", "cost_allocation"),
-            method="submitted", currency=row.currency,
-            pool_cents=int((lines.loc[lines["role"] == "source", "credit_cents"] - lines.loc[lines["role"] == "source", "debit_cents"]).sum()),
-            lines=lines, notes=tuple(n for n in [header.get("description")] if n), source_document=document,
-        )
-        result = submit_run(conn, draft, accounts, submitted_by=_who(args), source_name=str(args.file))
+    try:
+        with _transaction() as conn:
+            result = submit_submission(
+                conn, submission, submitted_by=_who(args), source_name=str(args.file), source_document=args.source_document,
+                entity=args.entity, period=args.period, run_type=args.type,
+            )
+    except SubmissionError as exc:
+        raise CommandError("; ".join(exc.problems)) from exc
     if result.errors:
         print(f"Submission refused; nothing was written. {len(result.errors)} problem(s):", file=sys.stderr)
         for error in result.errors:
             print(f"  - {error.message}", file=sys.stderr)
         return 1
-    total = int(pd.Series(lines["debit_cents"]).sum())
-    print(f"{result.run_id} calculated: {len(lines)} lines, {format_money(total)} {row.currency}, {entity} {period}"
-          + (f", source document {document}" if document else ""))
+    draft = result.draft
+    print(f"{result.run_id} calculated: {len(draft.lines)} lines, {format_money(draft.total_debit_cents)} {draft.currency}, {draft.entity} {draft.period}"
+          + (f", source document {draft.source_document}" if draft.source_document else ""))
     for note in result.notes:
         print(f"  note: {note}")
     print(f"Next: allocation approve {result.run_id} --by NAME  (or reject it with a reason)")

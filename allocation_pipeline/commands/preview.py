@@ -11,7 +11,9 @@ import pandas as pd
 
 from allocation_pipeline import settings
 from allocation_pipeline.cli import CommandError
+from allocation_pipeline.core.allocation import RunDraft
 from allocation_pipeline.core.money import format_money
+from allocation_pipeline.core.rules import Rule
 
 PERIOD_RE = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 
@@ -71,21 +73,37 @@ def read_period(extracts_dir: Path | str, period: str) -> PeriodData:
     return PeriodData(entities, accounts, cost_centers, gl_lines, drivers, quarantined)
 
 
-def _run(args: argparse.Namespace) -> int:
+@dataclass(frozen=True)
+class RulePreview:
+    """What one rule would create in a period, computed as the pipeline computes it, nothing
+    written: `run` None when the rule's pool is empty; `earlier` the rules applied before it;
+    `notes` what the preview assumed (source documents read from the extract)."""
+
+    rule: Rule
+    period: str
+    earlier: tuple[str, ...]
+    gl_lines_read: int
+    quarantined: dict[str, int]
+    run: RunDraft | None
+    notes: tuple[str, ...]
+
+
+def preview_rule(rule_id: str, period: str, rules_path: str | None = None, extracts_dir: str | None = None) -> RulePreview:
+    """Read the period's extracts, run the rules of the same entity that come before `rule_id`,
+    then the rule itself; user errors raise CommandError with one clear message."""
     from allocation_pipeline.core.allocation import AllocationError, allocate_period, gl_balances
     from allocation_pipeline.core.drivers import DriverError
     from allocation_pipeline.core.extracts import ExtractError
     from allocation_pipeline.core.methods import MethodError
     from allocation_pipeline.core.rules import RulesError, load_rules
 
-    period = args.period
-    if not PERIOD_RE.fullmatch(period):
+    if not PERIOD_RE.fullmatch(period or ""):
         raise CommandError(f"--period {period!r} is not a fiscal month YYYY-MM")
-    rules_path = args.rules or settings.rules_file()
-    extracts_dir = args.extracts or settings.extracts_dir()
+    rules_path = rules_path or settings.rules_file()
+    extracts_dir = extracts_dir or settings.extracts_dir()
     try:
         rule_set = load_rules(rules_path)
-        rule = rule_set.get(args.rule)
+        rule = rule_set.get(rule_id)
     except (RulesError, MethodError) as exc:
         raise CommandError(str(exc)) from None
     if not rule.effective_in(period):
@@ -98,20 +116,27 @@ def _run(args: argparse.Namespace) -> int:
     except (ExtractError, DriverError) as exc:
         raise CommandError(str(exc)) from None
     try:
-        documents = _documents(chain, data.gl_lines)
+        documents, notes = _documents(chain, data.gl_lines)
         outcome = allocate_period(
             period, chain, gl_balances(data.gl_lines), data.driver_values, data.cost_centers, data.entities, documents=documents
         )
     except AllocationError as exc:
         raise CommandError(f"allocation of {period} failed: {exc}") from None
+    run = next((r for r in outcome.runs if r.rule_id == rule.id), None)
+    return RulePreview(rule, period, tuple(r.id for r in chain[:-1]), len(data.gl_lines), data.quarantined, run, tuple(notes))
 
+
+def _run(args: argparse.Namespace) -> int:
+    preview = preview_rule(args.rule, args.period, args.rules, args.extracts)
+    rule, period = preview.rule, preview.period
+    for note in preview.notes:
+        print(f"note: {note}")
     print(f"Preview of rule {rule.id} ({rule.entity}, {period}), method {rule.method}; nothing is written")
     if rule.description:
         print(f"  {rule.description}")
-    earlier = [r.id for r in chain[:-1]]
-    print(f"Earlier rules applied first: {', '.join(earlier) if earlier else 'none'}")
-    print(f"GL lines read: {len(data.gl_lines):,} ({data.quarantined.get('gl_lines', 0):,} quarantined rows left out)")
-    run = next((r for r in outcome.runs if r.rule_id == rule.id), None)
+    print(f"Earlier rules applied first: {', '.join(preview.earlier) if preview.earlier else 'none'}")
+    print(f"GL lines read: {preview.gl_lines_read:,} ({preview.quarantined.get('gl_lines', 0):,} quarantined rows left out)")
+    run = preview.run
     if run is None:
         print(f"Pool is empty in {period}: the rule makes no run.")
         return 0
@@ -160,16 +185,17 @@ def _text(value) -> str:
     return "" if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
 
 
-def _documents(rules, gl_lines: pd.DataFrame) -> dict:
-    """Source documents of document-linked rules, from the month's GL extract. The preview reads
-    no warehouse, so what earlier runs took from a document is not subtracted (said in its output)."""
+def _documents(rules, gl_lines: pd.DataFrame) -> tuple[dict, list[str]]:
+    """Source documents of document-linked rules, from the month's GL extract, and a note for
+    each. The preview reads no warehouse, so what earlier runs took from a document is not
+    subtracted (the note says so)."""
     from allocation_pipeline.core.allocation import DocumentSource, document_lines
 
-    documents = {}
+    documents, notes = {}, []
     for rule in rules:
         document = rule.source.document
         lines = None if document is None else document_lines(gl_lines, document)
         if lines is not None:
-            print(f"note: {document} is previewed from the extract as if none of it were allocated yet")
+            notes.append(f"{document} is previewed from the extract as if none of it were allocated yet")
             documents[document] = DocumentSource(document, lines)
-    return documents
+    return documents, notes

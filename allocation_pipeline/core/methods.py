@@ -82,6 +82,8 @@ class AllocationMethod(ABC):
     """The interface a method implements. `name` is what rules refer to."""
 
     name: ClassVar[str]
+    # Each parameter the method takes and what it means, for catalogues (the MCP server's, say).
+    parameter_help: ClassVar[Mapping[str, str]] = {}
 
     def check_parameters(self, parameters: Mapping[str, Any]) -> list[str]:
         """Problems with the rule's parameters, as short sentences naming the field (empty: fine).
@@ -164,6 +166,7 @@ class SingleDriver(AllocationMethod):
     """
 
     name = "driver"
+    parameter_help = {"driver": "the driver name (headcount, hours, floor_area or any usage metric)"}
 
     def check_parameters(self, parameters: Mapping[str, Any]) -> list[str]:
         if not isinstance(parameters.get("driver"), str) or not parameters["driver"]:
@@ -208,6 +211,7 @@ class FixedPercentages(AllocationMethod):
     """
 
     name = "fixed_percentages"
+    parameter_help = {"percentages": "mapping of target to percent, summing to exactly 100"}
 
     def check_parameters(self, parameters: Mapping[str, Any]) -> list[str]:
         _, problems = percent_map(parameters.get("percentages"), "parameters.percentages")
@@ -239,6 +243,7 @@ class WeightedDrivers(AllocationMethod):
     """
 
     name = "weighted_drivers"
+    parameter_help = {"weights": "mapping of driver to percent, summing to 100"}
 
     def check_parameters(self, parameters: Mapping[str, Any]) -> list[str]:
         _, problems = percent_map(parameters.get("weights"), "parameters.weights")
@@ -292,6 +297,7 @@ class ActivityBased(AllocationMethod):
     """
 
     name = "activity_based"
+    parameter_help = {"activities": "mapping of activity to {effort: percent of the pool (efforts sum to 100), driver: name}"}
 
     def check_parameters(self, parameters: Mapping[str, Any]) -> list[str]:
         activities = parameters.get("activities")
