@@ -18,7 +18,7 @@ import pandas as pd
 import sqlalchemy as sa
 import yaml
 from mcp.server.mcpserver import MCPServer
-from mcp.server.mcpserver.exceptions import ResourceError, ToolError
+from mcp.server.mcpserver.exceptions import ResourceError, ToolError, UnexpectedToolError
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import Field, ValidationError
 
@@ -38,15 +38,20 @@ Name = Annotated[str, Field(min_length=1, max_length=200)]
 
 
 class LedgerServer(MCPServer):
-    """MCPServer whose refused arguments read like the CLI's messages (one sentence per field
-    naming it and the value), instead of pydantic's report."""
+    """MCPServer whose tool errors read like the CLI's: `tool: message`, as `allocation show: message`,
+    and refused arguments as one sentence per field naming it and the value, not pydantic's report."""
 
     async def call_tool(self, name: str, arguments: dict[str, Any], context=None):
         try:
             return await super().call_tool(name, arguments, context)
+        except UnexpectedToolError:
+            raise
         except ToolError as exc:
-            if isinstance(exc.__cause__, ValidationError):
-                raise ToolError(f"{name}: " + "; ".join(argument_problems(exc.__cause__))) from exc.__cause__
+            cause = exc.__cause__
+            if isinstance(cause, ValidationError):
+                raise ToolError(f"{name}: " + "; ".join(argument_problems(cause))) from cause
+            if isinstance(cause, ToolError):
+                raise ToolError(f"{name}: {cause}") from cause
             raise
 
 
