@@ -329,6 +329,42 @@ def test_analyze_drivers_recommends_a_key_and_allocates_the_pool(agent, url):
     assert count(url, "allocation_runs") == 0 and count(url, "driver_analysis") == 0
 
 
+def test_the_it_overhead_conversation_analyze_preview_submit_then_a_person_approves(agent, url, capsys):
+    """README's worked conversation: the recommended key previewed, its lines submitted, approved by a person."""
+    analysis = agent.ok("analyze_drivers", {"pool": "us_corporate_it", "period": SAMPLE_PERIOD})
+    key = analysis["recommendation"]
+    preview = agent.ok("preview_rule", {"rule": "us_corporate_it", "period": SAMPLE_PERIOD, "method": key["method"], "parameters": key["parameters"]})
+    assert preview["method"] == key["method"] and preview["parameters"] == key["parameters"] and preview["balanced"]
+    assert preview["earlier_rules"] == ["us_facilities_by_floor_area"]
+    targets = {l["cost_center"]: l["debit"] for l in preview["lines"] if l["role"] == "target"}
+    assert targets == {row["cost_object"]: row["recommended"] for row in analysis["allocation"]}
+    submitted = agent.ok("submit_run", {
+        "entity": "US", "period": SAMPLE_PERIOD, "description": f"US corporate IT by {key['label']}",
+        "lines": [
+            {k: l[k] for k in ("role", "account", "cost_center", "debit", "credit", "driver", "share", "explanation")}
+            for l in preview["lines"]
+        ],
+    })
+    assert submitted["accepted"] and submitted["total"] == "833333.34" and submitted["submitted_by"] == AGENT
+    run_id = submitted["run_id"]
+    status, err = cli_error(capsys, "approve", run_id, "--by", AGENT)
+    assert status == 2 and "four-eyes rule" in err
+    assert cli.main(["approve", run_id, "--by", APPROVER]) == 0
+    history = agent.ok("show_run", {"run_id": run_id})["history"]
+    assert [(h["to_status"], h["changed_by"]) for h in history] == [("draft", AGENT), ("calculated", AGENT), ("approved", APPROVER)]
+
+
+def test_preview_with_another_method_on_bad_input(agent):
+    assert "no rule 'us_corporate_it' yet; it is an insights pool: preview it with a method" in agent.error(
+        "preview_rule", {"rule": "us_corporate_it", "period": SAMPLE_PERIOD})
+    assert agent.error("preview_rule", {"rule": "it_overhead_split", "period": SAMPLE_PERIOD, "method": "nope"}) == (
+        "preview_rule: unknown method 'nope'; available: driver, even_split, fixed_percentages, weighted_drivers, activity_based")
+    assert agent.error("preview_rule", {"rule": "it_overhead_split", "period": SAMPLE_PERIOD, "method": "driver", "parameters": {}}) == (
+        "preview_rule: rule it_overhead_split with method driver: parameters.driver: name the driver")
+    assert agent.error("preview_rule", {"rule": "it_overhead_split", "period": SAMPLE_PERIOD, "parameters": {"driver": "x"}}) == (
+        "preview_rule: parameters are given without a method (--method)")
+
+
 def test_analyze_drivers_on_bad_input(agent, capsys):
     assert agent.error("analyze_drivers", {"pool": "nope", "period": SAMPLE_PERIOD}).endswith("no insights pool 'nope' (pools: us_corporate_it)")
     status, err = cli_error(capsys, "analyze", "--period", SAMPLE_PERIOD, "--pool", "nope")

@@ -144,6 +144,7 @@ class Preview(BaseModel):
     entity: str
     period: str
     method: str
+    parameters: dict[str, Any]
     description: str
     earlier_rules: list[str]
     gl_lines_read: int

@@ -34,7 +34,6 @@ READ_ONLY = ToolAnnotations(readOnlyHint=True, destructiveHint=False, idempotent
 SUBMITS = ToolAnnotations(readOnlyHint=False, destructiveHint=False, idempotentHint=False, openWorldHint=False)
 
 Period = Annotated[str, Field(pattern=s.PERIOD_PATTERN, description="fiscal month YYYY-MM")]
-Name = Annotated[str, Field(min_length=1, max_length=200)]
 
 
 class LedgerServer(MCPServer):
@@ -347,16 +346,23 @@ def _register_tools(server: MCPServer, ledger: Ledger, agent: str, rules: str | 
         return _result(result, f"pool {pool} ({rule.entity}, {period}): {format_money(total)} {currencies} on {len(balances)} balance(s)")
 
     @server.tool(annotations=READ_ONLY)
-    def preview_rule(rule: Name, period: Period) -> Annotated[CallToolResult, s.Preview]:
+    def preview_rule(
+        rule: Annotated[str, Field(min_length=1, max_length=200, description="a rule id, or (with a method) an insights pool without a rule")],
+        period: Period,
+        method: Annotated[str | None, Field(max_length=64, description="preview with this method instead of the rule's own, e.g. a recommended key")] = None,
+        parameters: Annotated[dict[str, Any] | None, Field(description="the method's parameters, e.g. {\"weights\": {\"cloud_spend\": 50, ...}}")] = None,
+    ) -> Annotated[CallToolResult, s.Preview]:
         """The lines one rule would create in a period (earlier rules of its entity applied first), with
-        driver values, shares and explanations, as `allocation preview`; nothing is written."""
+        driver values, shares and explanations, as `allocation preview`; nothing is written. With a method
+        and parameters: the rule, or an insights pool's proposed rule, allocated by that key instead."""
         from allocation_pipeline.commands.preview import preview_rule as compute_preview
 
         with user_errors():
-            preview = compute_preview(rule, period, rules, extracts)
+            preview = compute_preview(rule, period, rules, extracts, method, parameters)
         run = preview.run
         result = s.Preview(
             rule_id=preview.rule.id, entity=preview.rule.entity, period=period, method=preview.rule.method,
+            parameters=_plain(dict(preview.rule.parameters)),
             description=preview.rule.description, earlier_rules=list(preview.earlier), gl_lines_read=preview.gl_lines_read,
             quarantined_gl_lines=int(preview.quarantined.get("gl_lines", 0)), empty_pool=run is None,
             pool=None if run is None else _amount(run.pool_cents), currency=None if run is None else run.currency,

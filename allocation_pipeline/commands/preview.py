@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +33,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--period", required=True, metavar="YYYY-MM", help="the fiscal month")
     parser.add_argument("--extracts", metavar="DIR", help=f"extracts directory (default ${settings.EXTRACTS_DIR_ENV} or <data>/extracts)")
     parser.add_argument("--rules", metavar="FILE", help=f"rules file (default ${settings.RULES_FILE_ENV} or <data>/rules.yaml)")
+    parser.add_argument("--method", help="preview with this method instead of the rule's own (RULE may then name an insights pool without a rule)")
+    parser.add_argument("--parameters", metavar="JSON", help='the method\'s parameters as JSON, e.g. \'{"weights": {"cloud_spend": 50, "it_tickets": 50}}\'')
     parser.set_defaults(func=_run)
+
+
+def _parameters(text: str | None) -> dict | None:
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CommandError(f"--parameters is not valid JSON ({exc})") from None
+    if not isinstance(value, dict):
+        raise CommandError("--parameters must be a JSON object, e.g. '{\"driver\": \"headcount\"}'")
+    return value
 
 
 @dataclass(frozen=True)
@@ -88,9 +103,20 @@ class RulePreview:
     notes: tuple[str, ...]
 
 
-def preview_rule(rule_id: str, period: str, rules_path: str | None = None, extracts_dir: str | None = None) -> RulePreview:
+def preview_rule(
+    rule_id: str,
+    period: str,
+    rules_path: str | None = None,
+    extracts_dir: str | None = None,
+    method: str | None = None,
+    parameters: dict | None = None,
+) -> RulePreview:
     """Read the period's extracts, run the rules of the same entity that come before `rule_id`,
-    then the rule itself; user errors raise CommandError with one clear message."""
+    then the rule itself; user errors raise CommandError with one clear message.
+
+    With `method` (and its `parameters`) the rule is previewed with that method instead of its
+    own (a recommended key, say); `rule_id` may then also name an insights pool that no rule
+    allocates yet, previewed as the rule its proposal describes."""
     from allocation_pipeline.core.allocation import AllocationError, allocate_period, gl_balances
     from allocation_pipeline.core.drivers import DriverError
     from allocation_pipeline.core.extracts import ExtractError
@@ -103,14 +129,16 @@ def preview_rule(rule_id: str, period: str, rules_path: str | None = None, extra
     extracts_dir = extracts_dir or settings.extracts_dir()
     try:
         rule_set = load_rules(rules_path)
-        rule = rule_set.get(rule_id)
+        rule = _rule_to_preview(rule_set, rule_id, rules_path, method, parameters)
     except (RulesError, MethodError) as exc:
         raise CommandError(str(exc)) from None
     if not rule.effective_in(period):
         window = f"from {rule.effective_from or 'the start'} to {rule.effective_to or 'open end'}"
         raise CommandError(f"rule {rule.id} is not in force in {period} (effective {window})")
+    # The rules of the entity up to this one, in their order; a pool's proposed rule comes after every rule.
     in_force = rule_set.for_period(period, rule.entity)
-    chain = in_force[: [r.id for r in in_force].index(rule.id) + 1]
+    ids = [r.id for r in in_force]
+    chain = in_force[: ids.index(rule.id)] + [rule] if rule.id in ids else in_force + [rule]
     try:
         data = read_period(extracts_dir, period)
     except (ExtractError, DriverError) as exc:
@@ -126,8 +154,42 @@ def preview_rule(rule_id: str, period: str, rules_path: str | None = None, extra
     return RulePreview(rule, period, tuple(r.id for r in chain[:-1]), len(data.gl_lines), data.quarantined, run, tuple(notes))
 
 
+def _rule_to_preview(rule_set, rule_id: str, rules_path: str, method: str | None, parameters: dict | None) -> Rule:
+    """The rules file's rule, with `method` and `parameters` in place of its own when given; or,
+    with a method, the rule an insights pool without a rule of its own would get."""
+    from dataclasses import replace
+
+    from allocation_pipeline.core.insights.config import InsightsConfigError, load_insights, pool_rule
+    from allocation_pipeline.core.methods import MethodError, get_method
+    from allocation_pipeline.core.rules import RulesError
+
+    if method is None and parameters is not None:
+        raise RulesError("parameters are given without a method (--method)")
+    existing = next((r for r in rule_set.rules if r.id == rule_id), None)
+    if existing is not None and method is None:
+        return existing
+    if existing is not None:
+        problems = get_method(method).check_parameters(parameters or {})
+        if problems:
+            raise MethodError(f"rule {rule_id} with method {method}: " + "; ".join(problems))
+        return replace(existing, method=method, parameters=dict(parameters or {}), fallback_method=None, fallback_parameters={})
+    try:
+        pool = load_insights(rules_path).pool_for_rule(rule_id)
+        if pool is None:
+            rule_set.get(rule_id)  # raises the rules file's "no rule" message
+        if method is None:
+            raise RulesError(
+                f"{rules_path}: no rule '{rule_id}' yet; it is an insights pool: preview it with a method and its "
+                "parameters (the key `allocation analyze` recommends, say)"
+            )
+        return pool_rule(pool, rule_set, method=method, parameters=parameters or {})
+    except InsightsConfigError as exc:
+        raise RulesError(str(exc)) from None
+
+
 def _run(args: argparse.Namespace) -> int:
-    preview = preview_rule(args.rule, args.period, args.rules, args.extracts)
+    parameters = _parameters(args.parameters)
+    preview = preview_rule(args.rule, args.period, args.rules, args.extracts, args.method, parameters)
     rule, period = preview.rule, preview.period
     for note in preview.notes:
         print(f"note: {note}")
