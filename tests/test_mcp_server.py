@@ -228,6 +228,7 @@ def test_list_runs_filters_and_pages(agent):
         ({"limit": 0}, "list_runs: limit 0: input should be greater than or equal to 1"),
         ({"limit": 201}, "list_runs: limit 201: input should be less than or equal to 200"),
         ({"offset": -1}, "list_runs: offset -1: input should be greater than or equal to 0"),
+        ({"stauts": "posted"}, "list_runs: unknown argument(s) stauts; it takes entity, status, run_type, period, limit, offset"),
     ],
 )
 def test_list_runs_refuses_bad_arguments_in_one_sentence(agent, arguments, message):

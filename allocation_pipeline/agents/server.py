@@ -11,7 +11,7 @@ from __future__ import annotations
 import inspect
 import json
 import math
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from typing import Annotated, Any
 
 import pandas as pd
@@ -41,6 +41,13 @@ class LedgerServer(MCPServer):
     and refused arguments as one sentence per field naming it and the value, not pydantic's report."""
 
     async def call_tool(self, name: str, arguments: dict[str, Any], context=None):
+        # The SDK ignores arguments a tool does not take; a misspelt filter must not pass silently.
+        tool = next((t for t in await self.list_tools() if t.name == name), None)
+        if tool is not None:
+            known = tool.input_schema.get("properties", {})
+            unknown = sorted(set(arguments or {}) - set(known))
+            if unknown:
+                raise ToolError(f"{name}: unknown argument(s) {', '.join(unknown)}; it takes {', '.join(known)}")
         try:
             return await super().call_tool(name, arguments, context)
         except UnexpectedToolError:
@@ -63,8 +70,6 @@ def argument_problems(error: ValidationError) -> list[str]:
             problems.append(f"{where} is required")
         elif e["type"] == "string_pattern_mismatch" and e["loc"][-1] == "period":
             problems.append(f"period {e['input']!r} is not a fiscal month YYYY-MM")
-        elif e["type"] == "extra_forbidden":
-            problems.append(f"{where} is not an argument of this tool")
         else:
             value = repr(e["input"])
             value = value if len(value) <= 60 else value[:57] + "..."
@@ -150,11 +155,19 @@ def build_server(
     except AgentIdentityError:
         ledger.dispose()
         raise
+    @asynccontextmanager
+    async def lifespan(_server):
+        try:
+            yield None
+        finally:
+            ledger.dispose()  # the engine stays usable: a later session opens a new pool
+
     server = LedgerServer(
         SERVER_NAME,
         title="Cost allocation ledger",
         instructions=_instructions(agent),
         log_level="WARNING",
+        lifespan=lifespan,
     )
     _register_tools(server, ledger, agent, rules, extracts)
     _register_resources(server, rules)
