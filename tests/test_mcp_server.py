@@ -593,6 +593,10 @@ def test_allocation_mcp_over_streamable_http(url):
 
         result = anyio.run(main)
         assert result.structured_content["total"] == 0 and not result.is_error
+        # Between calls the server holds no DuckDB lock: another process (the CLI, the console) writes.
+        with transaction(url) as conn:
+            people_store.create_user(conn, "bea", "approver", None, "test")
+        assert anyio.run(main).structured_content["total"] == 0
     finally:
         process.terminate()
         process.wait(timeout=30)
