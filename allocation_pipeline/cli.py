@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "allocation_pipeline.commands.users",
     "allocation_pipeline.commands.console",
     "allocation_pipeline.commands.export",
+    "allocation_pipeline.commands.mcp",
 )
 
 

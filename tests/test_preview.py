@@ -161,3 +161,28 @@ def test_a_bad_rules_file_is_a_user_error(company, capsys):
     assert main(preview(company, "x", "--period", "2026-10")) == 2
     err = capsys.readouterr().err
     assert "rule 'x': source: must be a mapping with 'accounts'" in err and "rule 'x': target: must be a mapping" in err
+
+
+def test_preview_with_another_method_or_an_insights_pools_proposed_rule(company, capsys):
+    weights = '{"weights": {"cloud_spend": 50, "app_licences": 30, "it_tickets": 20}}'
+    assert main(preview(company, "us_corporate_it", "--period", "2026-10", "--method", "weighted_drivers", "--parameters", weights)) == 0
+    out = capsys.readouterr().out
+    assert "Preview of rule us_corporate_it (US, 2026-10), method weighted_drivers; nothing is written" in out
+    assert "Earlier rules applied first: us_facilities_by_floor_area" in out and "Pool: 833,333.34 USD; 8 target line(s)" in out
+    assert main(preview(company, "it_overhead_split", "--period", "2026-10", "--method", "driver", "--parameters", '{"driver": "headcount"}')) == 0
+    assert {t[5] for t in table_rows(capsys.readouterr().out, "target")} == {"headcount"}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["us_corporate_it"], "no rule 'us_corporate_it' yet; it is an insights pool: preview it with a method"),
+        (["it_overhead_split", "--method", "driver", "--parameters", "{nope"], "--parameters is not valid JSON"),
+        (["it_overhead_split", "--method", "driver", "--parameters", "[1]"], "--parameters must be a JSON object"),
+        (["it_overhead_split", "--parameters", "{}"], "parameters are given without a method (--method)"),
+        (["it_overhead_split", "--method", "even_split", "--parameters", '{"x": 1}'], "rule it_overhead_split with method even_split: parameters: even_split takes none (got x)"),
+    ],
+)
+def test_preview_with_a_bad_method_says_why(company, capsys, args, message):
+    assert main(preview(company, *args[:1], "--period", "2026-10", *args[1:])) == 2
+    assert message in capsys.readouterr().err

@@ -78,7 +78,7 @@ def _file_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _analyze(args: argparse.Namespace) -> int:
-    context = _Context.load(args, args.pool)
+    context = AnalysisContext.load(args.period, args.rules, args.extracts, args.pool)
     pools = [context.pool(args.pool)] if args.pool else list(context.config.pools)
     if not pools:
         raise CommandError(f"{context.rules_path}: no insights pools configured (add an `insights: pools:` section)")
@@ -92,7 +92,7 @@ def _analyze(args: argparse.Namespace) -> int:
 def _recommend(args: argparse.Namespace) -> int:
     from allocation_pipeline.core.insights.recommend import RecommendationError, apply_recommendation
 
-    context = _Context.load(args, args.rule)
+    context = AnalysisContext.load(args.period, args.rules, args.extracts, args.rule)
     report = context.report(context.pool(args.rule))
     print(report.analysis.report())
     if report.analysis.recommendation is None:
@@ -115,20 +115,14 @@ def _recommend(args: argparse.Namespace) -> int:
 
 
 def _whatif(args: argparse.Namespace) -> int:
-    from allocation_pipeline.core.insights.whatif import ScenarioError, load_scenario, run_scenario
+    from allocation_pipeline.core.insights.whatif import ScenarioError, load_scenario
 
     _check_period(args.period)
     try:
         scenario = load_scenario(args.scenario, args.name)
     except ScenarioError as exc:
         raise CommandError(str(exc)) from None
-    rules_path = args.rules or settings.rules_file()
-    document = _rules_document(rules_path)
-    inputs, _ = _read_extracts(args.extracts or settings.extracts_dir(), args.period, document)
-    try:
-        result = run_scenario(inputs, scenario)
-    except ScenarioError as exc:
-        raise CommandError(str(exc)) from None
+    result = run_whatif(args.period, scenario, args.rules, args.extracts)
     print(result.report())
     if args.no_store:
         print("\nNot stored (--no-store).")
@@ -148,10 +142,24 @@ def _whatif(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_whatif(period: str, scenario, rules_path: str | None = None, extracts: str | None = None):
+    """A scenario's allocation of `period` side by side with the baseline (a ScenarioResult);
+    nothing is stored or posted. User errors raise CommandError."""
+    from allocation_pipeline.core.insights.whatif import ScenarioError, run_scenario
+
+    _check_period(period)
+    document = _rules_document(rules_path or settings.rules_file())
+    inputs, _ = _read_extracts(extracts or settings.extracts_dir(), period, document)
+    try:
+        return run_scenario(inputs, scenario)
+    except ScenarioError as exc:
+        raise CommandError(str(exc)) from None
+
+
 # --- reading ------------------------------------------------------------------------------------
 
 
-class _Context:
+class AnalysisContext:
     """The period's inputs, the rules and insights configuration, and the driver history."""
 
     def __init__(self, period, rules_path, rule_set, config, inputs, history):
@@ -163,35 +171,67 @@ class _Context:
         self.history = history
 
     @classmethod
-    def load(cls, args: argparse.Namespace, pool_id: str | None = None) -> "_Context":
-        """Everything an analysis needs; a pool id that is not configured fails before any extract is read."""
-        from allocation_pipeline.core.insights.config import InsightsConfigError, parse_insights
-        from allocation_pipeline.core.methods import MethodError
-        from allocation_pipeline.core.rules import RulesError, parse_rules
+    def load(cls, period: str, rules: str | None = None, extracts: str | None = None, pool_id: str | None = None) -> "AnalysisContext":
+        """Everything an analysis needs (default files from the settings); a pool id that is not
+        configured fails before any extract is read. User errors raise CommandError."""
+        from allocation_pipeline.core.insights.config import InsightsConfigError
 
-        _check_period(args.period)
-        rules_path = args.rules or settings.rules_file()
-        document = _rules_document(rules_path)
+        _check_period(period)
+        rules_path, document, rule_set, config = load_rules_and_insights(rules)
         try:
-            rule_set = parse_rules(document, rules_path, _methods())
-            config = parse_insights(document, rules_path)
             if pool_id is not None:
                 config.pool(pool_id)
-        except (RulesError, InsightsConfigError, MethodError) as exc:
+        except InsightsConfigError as exc:
             raise CommandError(str(exc)) from None
-        inputs, history = _read_extracts(args.extracts or settings.extracts_dir(), args.period, document, config)
-        return cls(args.period, rules_path, rule_set, config, inputs, history)
+        inputs, history = _read_extracts(extracts or settings.extracts_dir(), period, document, config)
+        return cls(period, rules_path, rule_set, config, inputs, history)
 
     def pool(self, pool_id: str):
         return self.config.pool(pool_id)
 
     def report(self, pool):
+        """The pool's PoolReport: driver analysis, recommendation, allocation by both keys, flags."""
         from allocation_pipeline.core.insights.recommend import RecommendationError, analyse_pool
 
         try:
             return analyse_pool(self.period, pool, self.rule_set, self.config, self.history, self.inputs, _methods())
         except RecommendationError as exc:
             raise CommandError(str(exc)) from None
+
+
+def load_rules_and_insights(rules: str | None = None):
+    """The rules file (default from the settings): its path, parsed document, RuleSet and
+    InsightsConfig. User errors raise CommandError."""
+    from allocation_pipeline.core.insights.config import InsightsConfigError, parse_insights
+    from allocation_pipeline.core.methods import MethodError
+    from allocation_pipeline.core.rules import RulesError, parse_rules
+
+    rules_path = rules or settings.rules_file()
+    document = _rules_document(rules_path)
+    try:
+        return rules_path, document, parse_rules(document, rules_path, _methods()), parse_insights(document, rules_path)
+    except (RulesError, InsightsConfigError, MethodError) as exc:
+        raise CommandError(str(exc)) from None
+
+
+def rule_of_pool(pool_id: str, rules: str | None = None):
+    """The rule allocating a pool and whether the rules file has it: the rules file's rule of that
+    id, else the rule an insights pool's proposal describes (a pool no rule allocates yet).
+    CommandError when neither exists."""
+    from allocation_pipeline.core.insights.config import InsightsConfigError, pool_rule
+
+    rules_path, _, rule_set, config = load_rules_and_insights(rules)
+    rule = next((r for r in rule_set.rules if r.id == pool_id), None)
+    if rule is not None:
+        return rule, True
+    pool = config.pool_for_rule(pool_id)
+    if pool is None:
+        known = ", ".join([r.id for r in rule_set.rules] + [p.id for p in config.pools])
+        raise CommandError(f"{rules_path}: no rule or insights pool '{pool_id}' (known: {known})")
+    try:
+        return pool_rule(pool, rule_set, _methods()), False
+    except InsightsConfigError as exc:
+        raise CommandError(str(exc)) from None
 
 
 def _methods():

@@ -99,8 +99,6 @@ def _who(args) -> str:
 
 
 def _submit(args) -> int:
-    import pandas as pd
-
     from allocation_pipeline.core.money import format_money
     from allocation_pipeline.core.submission import SubmissionError, read_submission
     from allocation_pipeline.warehouse.ledger_store import submit_submission
@@ -109,19 +107,21 @@ def _submit(args) -> int:
         submission = read_submission(args.file)
     except SubmissionError as exc:
         raise CommandError("the file cannot be used:\n  " + "\n  ".join(exc.problems)) from exc
-    with _transaction() as conn:
-        result, draft = submit_submission(
-            conn, submission, _who(args), str(args.file), entity=args.entity, period=args.period,
-            source_document=args.source_document, run_type=args.type,
-        )
+    try:
+        with _transaction() as conn:
+            result = submit_submission(
+                conn, submission, submitted_by=_who(args), source_name=str(args.file), source_document=args.source_document,
+                entity=args.entity, period=args.period, run_type=args.type,
+            )
+    except SubmissionError as exc:
+        raise CommandError("; ".join(exc.problems)) from exc
     if result.errors:
         print(f"Submission refused; nothing was written. {len(result.errors)} problem(s):", file=sys.stderr)
         for error in result.errors:
             print(f"  - {error.message}", file=sys.stderr)
         return 1
-    lines = draft.lines
-    total = int(pd.Series(lines["debit_cents"]).sum())
-    print(f"{result.run_id} calculated: {len(lines)} lines, {format_money(total)} {draft.currency}, {draft.entity} {draft.period}"
+    draft = result.draft
+    print(f"{result.run_id} calculated: {len(draft.lines)} lines, {format_money(draft.total_debit_cents)} {draft.currency}, {draft.entity} {draft.period}"
           + (f", source document {draft.source_document}" if draft.source_document else ""))
     for note in result.notes:
         print(f"  note: {note}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +12,9 @@ import pandas as pd
 
 from allocation_pipeline import settings
 from allocation_pipeline.cli import CommandError
+from allocation_pipeline.core.allocation import RunDraft
 from allocation_pipeline.core.money import format_money
+from allocation_pipeline.core.rules import Rule
 
 PERIOD_RE = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 
@@ -30,7 +33,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--period", required=True, metavar="YYYY-MM", help="the fiscal month")
     parser.add_argument("--extracts", metavar="DIR", help=f"extracts directory (default ${settings.EXTRACTS_DIR_ENV} or <data>/extracts)")
     parser.add_argument("--rules", metavar="FILE", help=f"rules file (default ${settings.RULES_FILE_ENV} or <data>/rules.yaml)")
+    parser.add_argument("--method", help="preview with this method instead of the rule's own (RULE may then name an insights pool without a rule)")
+    parser.add_argument("--parameters", metavar="JSON", help='the method\'s parameters as JSON, e.g. \'{"weights": {"cloud_spend": 50, "it_tickets": 50}}\'')
     parser.set_defaults(func=_run)
+
+
+def _parameters(text: str | None) -> dict | None:
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CommandError(f"--parameters is not valid JSON ({exc})") from None
+    if not isinstance(value, dict):
+        raise CommandError("--parameters must be a JSON object, e.g. '{\"driver\": \"headcount\"}'")
+    return value
 
 
 @dataclass(frozen=True)
@@ -71,47 +88,117 @@ def read_period(extracts_dir: Path | str, period: str) -> PeriodData:
     return PeriodData(entities, accounts, cost_centers, gl_lines, drivers, quarantined)
 
 
-def _run(args: argparse.Namespace) -> int:
+@dataclass(frozen=True)
+class RulePreview:
+    """What one rule would create in a period, computed as the pipeline computes it, nothing
+    written: `run` None when the rule's pool is empty; `earlier` the rules applied before it;
+    `notes` what the preview assumed (source documents read from the extract)."""
+
+    rule: Rule
+    period: str
+    earlier: tuple[str, ...]
+    gl_lines_read: int
+    quarantined: dict[str, int]
+    run: RunDraft | None
+    notes: tuple[str, ...]
+
+
+def preview_rule(
+    rule_id: str,
+    period: str,
+    rules_path: str | None = None,
+    extracts_dir: str | None = None,
+    method: str | None = None,
+    parameters: dict | None = None,
+) -> RulePreview:
+    """Read the period's extracts, run the rules of the same entity that come before `rule_id`,
+    then the rule itself; user errors raise CommandError with one clear message.
+
+    With `method` (and its `parameters`) the rule is previewed with that method instead of its
+    own (a recommended key, say); `rule_id` may then also name an insights pool that no rule
+    allocates yet, previewed as the rule its proposal describes."""
     from allocation_pipeline.core.allocation import AllocationError, allocate_period, gl_balances
     from allocation_pipeline.core.drivers import DriverError
     from allocation_pipeline.core.extracts import ExtractError
     from allocation_pipeline.core.methods import MethodError
     from allocation_pipeline.core.rules import RulesError, load_rules
 
-    period = args.period
-    if not PERIOD_RE.fullmatch(period):
+    if not PERIOD_RE.fullmatch(period or ""):
         raise CommandError(f"--period {period!r} is not a fiscal month YYYY-MM")
-    rules_path = args.rules or settings.rules_file()
-    extracts_dir = args.extracts or settings.extracts_dir()
+    rules_path = rules_path or settings.rules_file()
+    extracts_dir = extracts_dir or settings.extracts_dir()
     try:
         rule_set = load_rules(rules_path)
-        rule = rule_set.get(args.rule)
+        rule = _rule_to_preview(rule_set, rule_id, rules_path, method, parameters)
     except (RulesError, MethodError) as exc:
         raise CommandError(str(exc)) from None
     if not rule.effective_in(period):
         window = f"from {rule.effective_from or 'the start'} to {rule.effective_to or 'open end'}"
         raise CommandError(f"rule {rule.id} is not in force in {period} (effective {window})")
+    # The rules of the entity up to this one, in their order; a pool's proposed rule comes after every rule.
     in_force = rule_set.for_period(period, rule.entity)
-    chain = in_force[: [r.id for r in in_force].index(rule.id) + 1]
+    ids = [r.id for r in in_force]
+    chain = in_force[: ids.index(rule.id)] + [rule] if rule.id in ids else in_force + [rule]
     try:
         data = read_period(extracts_dir, period)
     except (ExtractError, DriverError) as exc:
         raise CommandError(str(exc)) from None
     try:
-        documents = _documents(chain, data.gl_lines)
+        documents, notes = _documents(chain, data.gl_lines)
         outcome = allocate_period(
             period, chain, gl_balances(data.gl_lines), data.driver_values, data.cost_centers, data.entities, documents=documents
         )
     except AllocationError as exc:
         raise CommandError(f"allocation of {period} failed: {exc}") from None
+    run = next((r for r in outcome.runs if r.rule_id == rule.id), None)
+    return RulePreview(rule, period, tuple(r.id for r in chain[:-1]), len(data.gl_lines), data.quarantined, run, tuple(notes))
 
+
+def _rule_to_preview(rule_set, rule_id: str, rules_path: str, method: str | None, parameters: dict | None) -> Rule:
+    """The rules file's rule, with `method` and `parameters` in place of its own when given; or,
+    with a method, the rule an insights pool without a rule of its own would get."""
+    from dataclasses import replace
+
+    from allocation_pipeline.core.insights.config import InsightsConfigError, load_insights, pool_rule
+    from allocation_pipeline.core.methods import MethodError, get_method
+    from allocation_pipeline.core.rules import RulesError
+
+    if method is None and parameters is not None:
+        raise RulesError("parameters are given without a method (--method)")
+    existing = next((r for r in rule_set.rules if r.id == rule_id), None)
+    if existing is not None and method is None:
+        return existing
+    if existing is not None:
+        problems = get_method(method).check_parameters(parameters or {})
+        if problems:
+            raise MethodError(f"rule {rule_id} with method {method}: " + "; ".join(problems))
+        return replace(existing, method=method, parameters=dict(parameters or {}), fallback_method=None, fallback_parameters={})
+    try:
+        pool = load_insights(rules_path).pool_for_rule(rule_id)
+        if pool is None:
+            rule_set.get(rule_id)  # raises the rules file's "no rule" message
+        if method is None:
+            raise RulesError(
+                f"{rules_path}: no rule '{rule_id}' yet; it is an insights pool: preview it with a method and its "
+                "parameters (the key `allocation analyze` recommends, say)"
+            )
+        return pool_rule(pool, rule_set, method=method, parameters=parameters or {})
+    except InsightsConfigError as exc:
+        raise RulesError(str(exc)) from None
+
+
+def _run(args: argparse.Namespace) -> int:
+    parameters = _parameters(args.parameters)
+    preview = preview_rule(args.rule, args.period, args.rules, args.extracts, args.method, parameters)
+    rule, period = preview.rule, preview.period
+    for note in preview.notes:
+        print(f"note: {note}")
     print(f"Preview of rule {rule.id} ({rule.entity}, {period}), method {rule.method}; nothing is written")
     if rule.description:
         print(f"  {rule.description}")
-    earlier = [r.id for r in chain[:-1]]
-    print(f"Earlier rules applied first: {', '.join(earlier) if earlier else 'none'}")
-    print(f"GL lines read: {len(data.gl_lines):,} ({data.quarantined.get('gl_lines', 0):,} quarantined rows left out)")
-    run = next((r for r in outcome.runs if r.rule_id == rule.id), None)
+    print(f"Earlier rules applied first: {', '.join(preview.earlier) if preview.earlier else 'none'}")
+    print(f"GL lines read: {preview.gl_lines_read:,} ({preview.quarantined.get('gl_lines', 0):,} quarantined rows left out)")
+    run = preview.run
     if run is None:
         print(f"Pool is empty in {period}: the rule makes no run.")
         return 0
@@ -160,16 +247,17 @@ def _text(value) -> str:
     return "" if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
 
 
-def _documents(rules, gl_lines: pd.DataFrame) -> dict:
-    """Source documents of document-linked rules, from the month's GL extract. The preview reads
-    no warehouse, so what earlier runs took from a document is not subtracted (said in its output)."""
+def _documents(rules, gl_lines: pd.DataFrame) -> tuple[dict, list[str]]:
+    """Source documents of document-linked rules, from the month's GL extract, and a note for
+    each. The preview reads no warehouse, so what earlier runs took from a document is not
+    subtracted (the note says so)."""
     from allocation_pipeline.core.allocation import DocumentSource, document_lines
 
-    documents = {}
+    documents, notes = {}, []
     for rule in rules:
         document = rule.source.document
         lines = None if document is None else document_lines(gl_lines, document)
         if lines is not None:
-            print(f"note: {document} is previewed from the extract as if none of it were allocated yet")
+            notes.append(f"{document} is previewed from the extract as if none of it were allocated yet")
             documents[document] = DocumentSource(document, lines)
-    return documents
+    return documents, notes

@@ -282,10 +282,12 @@ def create_app(settings: Settings, secret_key: str | None = None) -> FastAPI:
             else:
                 try:
                     with engine.begin() as conn:
-                        result, draft = ledger_store.submit_submission(
-                            conn, submission, user.name, name, entity=entity.strip() or None, period=period.strip() or None,
-                            source_document=source_document.strip() or None, run_type=run_type or None,
+                        result = ledger_store.submit_submission(
+                            conn, submission, submitted_by=user.name, source_name=name, entity=entity.strip() or None,
+                            period=period.strip() or None, source_document=source_document.strip() or None, run_type=run_type or None,
                         )
+                except SubmissionError as exc:
+                    errors = list(exc.problems)
                 except (ledger_store.PostingError, LifecycleError) as exc:
                     errors = [str(exc)]
         if result is not None and result.errors:
@@ -295,7 +297,8 @@ def create_app(settings: Settings, secret_key: str | None = None) -> FastAPI:
                 request, "console/submit.html", {"errors": errors, "values": values, "run_types": RUN_TYPES, "file_name": name},
                 status_code=422, user=user,
             )
-        total = int(draft.lines["debit_cents"].sum())
+        draft = result.draft
+        total = draft.total_debit_cents
         flash(request, "ok", f"{result.run_id} calculated from {name}: {len(draft.lines)} lines, {format_money(total)} {draft.currency}. "
               "Another person must approve it (four-eyes rule).")
         for note in result.notes:

@@ -75,6 +75,19 @@ def gl_balances(gl_lines: pd.DataFrame) -> pd.DataFrame:
     return grouped[grouped["balance_cents"] != 0].reset_index(drop=True)
 
 
+def pool_balances(balances: pd.DataFrame, source: SourceFilter, entity: str) -> pd.DataFrame:
+    """The balances (as `gl_balances` returns them) that a rule's source filter selects for
+    `entity`, exactly as the engine selects a pool before any earlier rule adds to it."""
+    pool = _PoolLedger(balances).select(source, entity)
+    return pd.DataFrame(
+        {
+            "entity": entity, "account": pool.account, "cost_center": pool.cost_center, "product": pool.product,
+            "region": pool.region, "currency": pool.currency, "balance_cents": pool.balance,
+        },
+        columns=[*BALANCE_KEYS, "balance_cents"],
+    )
+
+
 @dataclass(frozen=True)
 class DocumentSource:
     """A source document for document-linked rules.

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -23,6 +24,7 @@ from allocation_pipeline.core.money import decimal_to_cents
 REQUIRED = ("role", "account", "cost_center", "debit", "credit")
 OPTIONAL = ("product", "region", "driver", "driver_value", "share", "explanation")
 ROLES = ("source", "target")
+HEADER_FIELDS = ("entity", "period", "type", "source_document", "description")
 
 
 class SubmissionError(ValueError):
@@ -50,25 +52,26 @@ def read_submission(path: str | Path) -> Submission:
             document = json.loads(path.read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise SubmissionError([f"{path.name}: not valid JSON ({exc})"]) from exc
-        if not isinstance(document, dict) or not isinstance(document.get("lines"), list):
-            raise SubmissionError([f"{path.name}: expected an object with a 'lines' list"])
-        rows = document["lines"]
-        header = {k: document[k] for k in ("entity", "period", "type", "source_document", "description") if document.get(k) is not None}
-        where = "line"
-    elif path.suffix.lower() == ".csv":
-        try:
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-            raise SubmissionError([f"{path.name}: not a readable CSV file ({exc})"]) from exc
-        missing = [c for c in REQUIRED if c not in frame.columns]
-        if missing:
-            raise SubmissionError([f"{path.name}: missing column(s) {', '.join(missing)}"])
-        rows = frame.to_dict("records")
-        header = {}
-        where = "row"
-    else:
+        return parse_submission(document, path.name)
+    if path.suffix.lower() != ".csv":
         raise SubmissionError([f"{path.name}: expected a .csv or .json file"])
-    return Submission(lines=_parse_lines(rows, path.name, where), header=header)
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise SubmissionError([f"{path.name}: not a readable CSV file ({exc})"]) from exc
+    missing = [c for c in REQUIRED if c not in frame.columns]
+    if missing:
+        raise SubmissionError([f"{path.name}: missing column(s) {', '.join(missing)}"])
+    return Submission(lines=_parse_lines(frame.to_dict("records"), path.name, "row"), header={})
+
+
+def parse_submission(document: Any, name: str) -> Submission:
+    """A submission given as the JSON form's object (a .json file's content, or an agent's tool
+    arguments); `name` is what the messages call it."""
+    if not isinstance(document, dict) or not isinstance(document.get("lines"), list):
+        raise SubmissionError([f"{name}: expected an object with a 'lines' list"])
+    header = {k: document[k] for k in HEADER_FIELDS if document.get(k) is not None}
+    return Submission(lines=_parse_lines(document["lines"], name, "line"), header=header)
 
 
 def _parse_lines(rows: list, name: str, where: str) -> pd.DataFrame:

@@ -18,6 +18,7 @@ from allocation_pipeline.core.allocation import RunDraft
 from allocation_pipeline.core.ledger import LifecycleError, check_transition, journal_lines, transaction_type
 from allocation_pipeline.core.rules import RUN_TYPES
 from allocation_pipeline.core.schemas import PERIOD_PATTERN
+from allocation_pipeline.core.submission import Submission, SubmissionError
 from allocation_pipeline.core.money import cents_to_decimal, format_money
 from allocation_pipeline.core.validation import (
     SUBMITTED_TOLERANCE_CENTS,
@@ -464,11 +465,55 @@ def document_header(conn: sa.Connection, document_id: str) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class SubmitResult:
-    """Either a run id (status calculated, or approved by policy) or the full list of errors."""
+    """Either a run id (status calculated, or approved by policy) or the full list of errors.
+    `draft` is the run as submitted (None when submit_run was called with one)."""
 
     run_id: str | None
     errors: list[ValidationError]
     notes: tuple[str, ...] = ()
+    draft: RunDraft | None = None
+
+
+def submit_submission(
+    conn: sa.Connection,
+    submission: Submission,
+    submitted_by: str,
+    source_name: str,
+    source_document: str | None = None,
+    entity: str | None = None,
+    period: str | None = None,
+    run_type: str | None = None,
+) -> SubmitResult:
+    """Submit lines read from a file (`allocation submit`, the console's upload) or given by an
+    agent (the MCP server): the arguments fill what the submission leaves out, a source document
+    the warehouse knows gives entity and period, then `submit_run` validates and stores.
+
+    Raises SubmissionError when the run cannot even be formed (no entity or period, an entity
+    the warehouse does not know); validation problems come back in the result's `errors`."""
+    header = submission.header
+    document = source_document or header.get("source_document")
+    entity, period = entity or header.get("entity"), period or header.get("period")
+    if document:
+        known = document_header(conn, document)
+        if not known.empty:
+            entity = entity or str(known["entity"].iloc[0])
+            period = period or str(known["period"].iloc[0])
+    if not entity or not period:
+        raise SubmissionError(["give the run's entity and period (or a source document the warehouse knows)"])
+    row = conn.execute(sql_text("select_entity"), {"entity": entity}).first()
+    if row is None:
+        raise SubmissionError([f"entity {entity} is not in the warehouse (run the pipeline for a period first)"])
+    lines = submission.lines
+    sources = lines[lines["role"] == "source"]
+    draft = RunDraft(
+        rule_id="", entity=entity, period=period, run_type=run_type or header.get("type", "cost_allocation"),
+        method="submitted", currency=row.currency,
+        pool_cents=int((sources["credit_cents"] - sources["debit_cents"]).sum()),
+        lines=lines, notes=tuple(n for n in [header.get("description")] if n), source_document=document,
+    )
+    accounts = read_frame(conn, sql_text("select_accounts"))
+    result = submit_run(conn, draft, accounts, submitted_by=submitted_by, source_name=source_name)
+    return SubmitResult(result.run_id, result.errors, result.notes, draft)
 
 
 def submit_run(
@@ -510,47 +555,6 @@ def submit_run(
         reason=f"submitted by {submitted_by} from {source_name}",
     )
     return SubmitResult(run_id, [], notes)
-
-
-class SubmissionRefused(PostingError):
-    """A submission whose run fields (entity, period) cannot be settled; nothing was written."""
-
-
-def submit_submission(
-    conn: sa.Connection,
-    submission,
-    submitted_by: str,
-    source_name: str,
-    entity: str | None = None,
-    period: str | None = None,
-    source_document: str | None = None,
-    run_type: str | None = None,
-) -> tuple[SubmitResult, RunDraft]:
-    """Store a read submission file (core.submission.Submission) as a calculated run: given
-    values first, then the file's header, then the source document's entity and period. The one
-    path the CLI and the console take; nothing is written when anything is wrong."""
-    header = submission.header
-    document = source_document or header.get("source_document")
-    entity, period = entity or header.get("entity"), period or header.get("period")
-    if document:
-        known = document_header(conn, document)
-        if not known.empty:
-            entity = entity or str(known["entity"].iloc[0])
-            period = period or str(known["period"].iloc[0])
-    if not entity or not period:
-        raise SubmissionRefused("give the entity and period (or a source document the warehouse knows)")
-    row = conn.execute(sql_text("select_entity"), {"entity": entity}).first()
-    if row is None:
-        raise SubmissionRefused(f"entity {entity} is not in the warehouse (run the pipeline for a period first)")
-    accounts = read_frame(conn, sql_text("select_accounts"))
-    lines = submission.lines
-    sources = lines[lines["role"] == "source"]
-    draft = RunDraft(
-        rule_id="", entity=entity, period=period, run_type=run_type or header.get("type", "cost_allocation"),
-        method="submitted", currency=row.currency, pool_cents=int((sources["credit_cents"] - sources["debit_cents"]).sum()),
-        lines=lines, notes=tuple(n for n in [header.get("description")] if n), source_document=document,
-    )
-    return submit_run(conn, draft, accounts, submitted_by=submitted_by, source_name=source_name), draft
 
 
 def _absorb_rounding(draft: RunDraft) -> tuple[RunDraft, tuple[str, ...]]:
