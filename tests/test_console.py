@@ -239,6 +239,50 @@ def test_sql_in_filter_values_is_only_a_value(app, query):
     assert "1 runs match" in ann.get("/runs").text  # the table is still there
 
 
+def test_a_runs_lines_are_paged_and_the_totals_are_over_all_lines(app, monkeypatch):
+    from allocation_pipeline.warehouse import console_store
+
+    pat = sign_in(app, "pat")
+    run_id = submitted_run(pat)
+    monkeypatch.setattr(console_store, "LINES_PAGE_SIZE", 3)
+
+    def shown(page_html):
+        table = page_html.split('id="lines-table"')[1].split("</tbody>")[0]
+        return [int(n) for n in re.findall(r"<tr><td>(\d+)</td>", table)]
+
+    def totals(page_html):
+        footer = page_html.split('id="lines-table"')[1].split("<tfoot>")[1].split("</tfoot>")[0]
+        return re.findall(r'data-cents="(\d+)"', footer)
+
+    first = pat.get(f"/runs/{run_id}").text
+    assert shown(first) == [1, 2, 3] and "Lines 1–3 of 4 (page 1 of 2); totals over all lines." in first
+    assert totals(first) == ["12000", "12000"] and 'href="?lines_page=2#lines"' in first
+    second = pat.get(f"/runs/{run_id}", params={"lines_page": 2}).text
+    assert shown(second) == [4] and totals(second) == ["12000", "12000"] and 'href="?lines_page=1#lines"' in second
+    # A page past the end shows the last one; a run that fits one page has no paging.
+    assert shown(pat.get(f"/runs/{run_id}", params={"lines_page": 99}).text) == [4]
+    monkeypatch.setattr(console_store, "LINES_PAGE_SIZE", 1000)
+    whole = pat.get(f"/runs/{run_id}").text
+    assert shown(whole) == [1, 2, 3, 4] and "4 lines." in whole and "lines_page" not in whole
+
+
+def test_a_request_opens_the_ledger_once_for_the_user_and_the_page(app):
+    opened = []
+    sa.event.listen(app.state.engine, "connect", lambda *args: opened.append(1))
+    pat = sign_in(app, "pat")
+    run_id = submitted_run(pat)
+    bob = sign_in(app, "bob")
+    for path in (f"/runs/{run_id}", "/runs", f"/periods/{SAMPLE_PERIOD}/EE", "/documents/EE-BILL000527"):
+        opened.clear()
+        assert bob.get(path).status_code == 200
+        assert len(opened) == 1, path
+    form = bob.get(f"/runs/{run_id}").text
+    opened.clear()
+    assert bob.post(f"/runs/{run_id}/approve", data={"csrf_token": token(form)}).status_code == 303
+    assert len(opened) == 1
+    assert "approved" in bob.get(f"/runs/{run_id}").text
+
+
 def test_a_run_voided_from_two_tabs_is_voided_once_and_the_second_tab_is_told(app):
     pat = sign_in(app, "pat")
     run_id = submitted_run(pat)
