@@ -27,7 +27,7 @@ SLACK = "role,account,cost_center,debit,credit\nsource,60002,EE-ENG,0,120.00\nta
 PASSWORD = "a long enough password"
 SCRIPT = "<script>alert('x')</script>"
 IMG = '"><img src=x onerror=alert(1)>'
-USERS = {"vic": "viewer", "pat": "preparer", "ann": "approver", "bob": "approver"}
+USERS = {"vic": "viewer", "pat": "preparer", "ann": "approver", "bob": "approver", "ada": "admin"}
 REFERENCE_ASSETS = ["entities", "accounts", "cost_centers", "fiscal_periods", "gl_lines"]
 
 
@@ -70,10 +70,15 @@ def token(page_html: str) -> str:
     return re.search(r'name="csrf_token" value="([^"]+)"', page_html).group(1)
 
 
-def sign_in(app, name: str, password: str = PASSWORD) -> TestClient:
+def try_sign_in(app, name: str, password: str = PASSWORD):
+    """A fresh browser's sign-in: the client and the login response."""
     browser = client(app)
     form = browser.get("/login")
-    response = browser.post("/login", data={"name": name, "password": password, "next": "/runs", "csrf_token": token(form.text)})
+    return browser, browser.post("/login", data={"name": name, "password": password, "next": "/runs", "csrf_token": token(form.text)})
+
+
+def sign_in(app, name: str, password: str = PASSWORD) -> TestClient:
+    browser, response = try_sign_in(app, name, password)
     assert response.status_code == 303, response.text
     return browser
 
@@ -379,3 +384,85 @@ def test_trusted_header_mode_takes_the_user_from_the_proxy_header(warehouse, tmp
         assert browser.post("/login", data={"name": "vic", "password": PASSWORD, "csrf_token": csrf}).status_code == 403
     finally:
         app.state.engine.dispose()
+
+
+def user_row(page_html: str, name: str) -> str:
+    return re.search(rf'<tr data-user="{re.escape(name)}">(.*?)</tr>', page_html, re.S).group(1)
+
+
+def test_only_an_admin_manages_users(app):
+    for name in ("vic", "pat", "ann"):
+        browser = sign_in(app, name)
+        assert browser.get("/users").status_code == 403
+        assert 'href="/users"' not in browser.get("/runs").text
+        response = post_form(browser, "/runs", "/users", name="intruder", role="admin", password=PASSWORD)
+        assert response.status_code == 403 and f"{name} ({USERS[name]}) may not manage users" in unescape(response.text)
+        for action, fields in (("role", {"role": "admin"}), ("active", {"active": "0"}), ("password", {"password": PASSWORD + "!"})):
+            response = post_form(browser, "/runs", f"/users/ada/{action}", **fields)
+            assert response.status_code == 403, (name, action)
+    ada = sign_in(app, "ada")
+    assert 'href="/users"' in ada.get("/runs").text
+    # Without a valid CSRF token even an admin is refused.
+    assert ada.post("/users", data={"name": "x.y", "role": "viewer", "password": PASSWORD}).status_code == 403
+    assert "intruder" not in ada.get("/users").text
+    assert sign_in(app, "vic").get("/runs").status_code == 200  # nothing changed for the others
+
+
+def test_an_admin_adds_a_user_who_can_then_sign_in_and_manages_their_role_state_and_password(app):
+    ada = sign_in(app, "ada")
+    response = post_form(ada, "/users", "/users", name="nina", role="approver", password="nina's first password")
+    assert response.status_code == 303
+    listing = ada.get("/users").text
+    assert "user nina added with role approver" in flashes(listing)[0]
+    assert '<td class="role">approver</td>' in user_row(listing, "nina") and "<td>ada</td>" in user_row(listing, "nina")
+    nina = sign_in(app, "nina", "nina's first password")
+    assert "nina · approver" in nina.get("/runs").text
+    # The same store functions as `allocation users`: the CLI's rules and messages apply.
+    response = post_form(ada, "/users", "/users", name="nina", role="viewer", password=PASSWORD)
+    assert response.status_code == 422 and "user nina exists already" in unescape(response.text)
+    response = post_form(ada, "/users", "/users", name="short", role="viewer", password="short")
+    assert response.status_code == 422 and "a password needs at least 10 characters" in response.text
+    # Role: nina becomes a viewer and loses the approver's actions at once.
+    post_form(ada, "/users", "/users/nina/role", role="viewer")
+    assert "user nina now has role viewer" in flashes(ada.get("/users").text)[0]
+    assert "nina · viewer" in nina.get("/runs").text and nina.get("/submit").status_code == 403
+    post_form(ada, "/users", "/users/nina/role", role="overlord")
+    assert "role 'overlord' is not one of viewer, preparer, approver, admin" in unescape(flashes(ada.get("/users").text)[0])
+    # Deactivated: the open session ends and signing in is refused; activated again: back in.
+    post_form(ada, "/users", "/users/nina/active", active="0")
+    assert "deactivated" in user_row(ada.get("/users").text, "nina")
+    assert nina.get("/runs").status_code == 303
+    assert try_sign_in(app, "nina", "nina's first password")[1].status_code == 401
+    post_form(ada, "/users", "/users/nina/active", active="1")
+    sign_in(app, "nina", "nina's first password")
+    # A password reset: the old one stops working, the new one works, a short one is refused.
+    post_form(ada, "/users", "/users/nina/password", password="short")
+    assert "a password needs at least 10 characters" in flashes(ada.get("/users").text)[0]
+    post_form(ada, "/users", "/users/nina/password", password="nina's second password")
+    assert try_sign_in(app, "nina", "nina's first password")[1].status_code == 401
+    sign_in(app, "nina", "nina's second password")
+    post_form(ada, "/users", "/users/nobody/role", role="viewer")
+    assert "no user nobody" in flashes(ada.get("/users").text)[0]
+
+
+def test_an_admin_cannot_lock_themselves_out_in_the_console(app):
+    ada = sign_in(app, "ada")
+    assert "you (another admin changes your own account)" in user_row(ada.get("/users").text, "ada")
+    for action, fields in (("role", {"role": "viewer"}), ("active", {"active": "0"})):
+        response = post_form(ada, "/users", f"/users/ada/{action}", **fields)
+        assert response.status_code == 409 and "you cannot" in response.text, action
+    assert "ada · admin" in ada.get("/users").text
+
+
+def test_user_names_are_escaped_on_the_users_page(app):
+    ada = sign_in(app, "ada")
+    response = post_form(ada, "/users", "/users", name=SCRIPT, role="viewer", password=PASSWORD)
+    assert response.status_code == 422 and SCRIPT not in response.text
+    assert "user name &#39;&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&#39; must be 1-64 letters" in response.text
+    # A name that reached the table some other way (an older version, a hand edit) is still only text.
+    engine = make_engine(app.state.settings.warehouse_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE users SET created_by = :by WHERE user_name = 'vic'"), {"by": IMG})
+    engine.dispose()
+    listing = ada.get("/users").text
+    assert IMG not in listing and "<img" not in listing and "&#34;&gt;&lt;img src=x onerror=alert(1)&gt;" in listing

@@ -34,7 +34,7 @@ from allocation_pipeline.console.auth import (
 from allocation_pipeline.console.cells import shown_rows
 from allocation_pipeline.core.ledger import LifecycleError
 from allocation_pipeline.core.money import format_money
-from allocation_pipeline.core.people import allowed
+from allocation_pipeline.core.people import ROLES, allowed
 from allocation_pipeline.core.report.rendering import render, rows
 from allocation_pipeline.core.rules import RUN_TYPES
 from allocation_pipeline.core.submission import SubmissionError, read_submission
@@ -315,6 +315,76 @@ def create_app(settings: Settings, secret_key: str | None = None) -> FastAPI:
         for note in result.notes:
             flash(request, "ok", f"note: {note}")
         return RedirectResponse(f"/runs/{result.run_id}", status_code=303)
+
+    # --- people (admins) ---------------------------------------------------------------------------
+
+    def users_page(request: Request, conn: sa.Connection, user, status_code: int = 200, errors=(), values=None) -> HTMLResponse:
+        return page(
+            request, "console/users.html",
+            {"users": rows(people_store.list_users(conn)), "roles": ROLES, "errors": list(errors), "values": values or {}, "min_password": people_store.MIN_PASSWORD_LENGTH},
+            status_code=status_code, user=user,
+        )
+
+    @app.get("/users", response_class=HTMLResponse)
+    def users(request: Request, user=Depends(requires("manage_users")), conn: sa.Connection = Depends(connection)):
+        return users_page(request, conn, user)
+
+    @app.post("/users", response_class=HTMLResponse)
+    def add_user(
+        request: Request, name: str = Form(""), role: str = Form(""), password: str = Form(""),
+        user=Depends(requires("manage_users")), conn: sa.Connection = Depends(connection),
+    ):
+        name = name.strip()
+        try:
+            with transaction(conn):
+                people_store.create_user(conn, name, role, password, created_by=user.name)
+        except people_store.UserError as exc:
+            return users_page(request, conn, user, status_code=422, errors=[str(exc)], values={"name": name, "role": role})
+        flash(request, "ok", f"user {name} added with role {role}; they sign in with the password you gave them")
+        return RedirectResponse("/users", status_code=303)
+
+    def change_user(request: Request, conn: sa.Connection, change, message: str) -> RedirectResponse:
+        """One change through the people store (the same functions as `allocation users`)."""
+        try:
+            with transaction(conn):
+                change()
+            flash(request, "ok", message)
+        except people_store.UserError as exc:
+            flash(request, "error", str(exc))
+        return RedirectResponse("/users", status_code=303)
+
+    def not_yourself(user, name: str, what: str) -> None:
+        # An admin cannot lock themselves out here; another admin (or `allocation users`) can do it.
+        if name.casefold() == user.name.casefold():
+            raise Refused(409, f"{user.name}: you cannot {what} yourself in the console; another admin can, or `allocation users` on the server")
+
+    @app.post("/users/{name}/role")
+    def set_user_role(
+        request: Request, name: str, role: str = Form(""), user=Depends(requires("manage_users")), conn: sa.Connection = Depends(connection),
+    ):
+        not_yourself(user, name, "change the role of")
+        return change_user(request, conn, lambda: people_store.set_role(conn, name, role), f"user {name} now has role {role}")
+
+    @app.post("/users/{name}/active")
+    def set_user_active(
+        request: Request, name: str, active: str = Form(""), user=Depends(requires("manage_users")), conn: sa.Connection = Depends(connection),
+    ):
+        activate = active == "1"
+        if not activate:
+            not_yourself(user, name, "deactivate")
+        return change_user(
+            request, conn, lambda: people_store.set_active(conn, name, activate),
+            f"user {name} {'activated' if activate else 'deactivated: they can no longer sign in'}",
+        )
+
+    @app.post("/users/{name}/password")
+    def reset_user_password(
+        request: Request, name: str, password: str = Form(""), user=Depends(requires("manage_users")), conn: sa.Connection = Depends(connection),
+    ):
+        return change_user(
+            request, conn, lambda: people_store.set_password(conn, name, password),
+            f"password of {name} reset (and any sign-in throttling lifted); give it to them by a safe channel",
+        )
 
     @app.get("/console.css")
     def stylesheet():
