@@ -1,4 +1,5 @@
-"""`allocation preview`: the lines one rule would create in a period, with drivers and shares, writing nothing."""
+"""`allocation preview`: the lines one rule would create in a period, with drivers and shares, writing nothing.
+`preview_rule` computes them; the console's preview page calls it too."""
 
 from __future__ import annotations
 
@@ -6,12 +7,17 @@ import argparse
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from allocation_pipeline import settings
 from allocation_pipeline.cli import CommandError
 from allocation_pipeline.core.money import format_money
+
+if TYPE_CHECKING:  # the engine is imported when a preview is made, not when the CLI starts
+    from allocation_pipeline.core.allocation import RunDraft
+    from allocation_pipeline.core.rules import Rule
 
 PERIOD_RE = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 
@@ -71,47 +77,79 @@ def read_period(extracts_dir: Path | str, period: str) -> PeriodData:
     return PeriodData(entities, accounts, cost_centers, gl_lines, drivers, quarantined)
 
 
-def _run(args: argparse.Namespace) -> int:
+class PreviewError(ValueError):
+    """A preview that cannot be made; the message names the rule, the period, the file or the row."""
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What one rule would create in a period, written nowhere. `run` None: the pool is empty and
+    the rule makes no run. `notes` are the preview's own caveats (a source document previewed as
+    if none of it were allocated yet); the run's notes are `run.notes`."""
+
+    rule: Rule
+    period: str
+    earlier: tuple[str, ...]
+    gl_lines: int
+    quarantined_gl_lines: int
+    run: RunDraft | None
+    notes: tuple[str, ...] = ()
+
+
+def preview_rule(rules_path: Path | str, extracts_dir: Path | str, rule_id: str, period: str) -> Preview:
+    """Read the period's extracts (cleaned as the pipeline cleans them), run the rules of the same
+    entity that come before `rule_id`, then the rule itself: its run, without writing anything.
+    The command line and the console both preview through this function."""
     from allocation_pipeline.core.allocation import AllocationError, allocate_period, gl_balances
     from allocation_pipeline.core.drivers import DriverError
     from allocation_pipeline.core.extracts import ExtractError
     from allocation_pipeline.core.methods import MethodError
     from allocation_pipeline.core.rules import RulesError, load_rules
 
-    period = args.period
-    if not PERIOD_RE.fullmatch(period):
-        raise CommandError(f"--period {period!r} is not a fiscal month YYYY-MM")
-    rules_path = args.rules or settings.rules_file()
-    extracts_dir = args.extracts or settings.extracts_dir()
+    if not PERIOD_RE.fullmatch(period or ""):
+        raise PreviewError(f"period {period!r} is not a fiscal month YYYY-MM")
     try:
         rule_set = load_rules(rules_path)
-        rule = rule_set.get(args.rule)
+        rule = rule_set.get(rule_id)
     except (RulesError, MethodError) as exc:
-        raise CommandError(str(exc)) from None
+        raise PreviewError(str(exc)) from None
     if not rule.effective_in(period):
         window = f"from {rule.effective_from or 'the start'} to {rule.effective_to or 'open end'}"
-        raise CommandError(f"rule {rule.id} is not in force in {period} (effective {window})")
+        raise PreviewError(f"rule {rule.id} is not in force in {period} (effective {window})")
     in_force = rule_set.for_period(period, rule.entity)
     chain = in_force[: [r.id for r in in_force].index(rule.id) + 1]
     try:
         data = read_period(extracts_dir, period)
     except (ExtractError, DriverError) as exc:
-        raise CommandError(str(exc)) from None
+        raise PreviewError(str(exc)) from None
+    documents = _documents(chain, data.gl_lines)
     try:
-        documents = _documents(chain, data.gl_lines)
         outcome = allocate_period(
             period, chain, gl_balances(data.gl_lines), data.driver_values, data.cost_centers, data.entities, documents=documents
         )
     except AllocationError as exc:
-        raise CommandError(f"allocation of {period} failed: {exc}") from None
+        raise PreviewError(f"allocation of {period} failed: {exc}") from None
+    return Preview(
+        rule, period, tuple(r.id for r in chain[:-1]), len(data.gl_lines), data.quarantined.get("gl_lines", 0),
+        next((r for r in outcome.runs if r.rule_id == rule.id), None),
+        tuple(f"{document} is previewed from the extract as if none of it were allocated yet" for document in documents),
+    )
 
+
+def _run(args: argparse.Namespace) -> int:
+    try:
+        preview = preview_rule(args.rules or settings.rules_file(), args.extracts or settings.extracts_dir(), args.rule, args.period)
+    except PreviewError as exc:
+        raise CommandError(str(exc)) from None
+    for note in preview.notes:
+        print(f"note: {note}")
+    rule, period = preview.rule, preview.period
     print(f"Preview of rule {rule.id} ({rule.entity}, {period}), method {rule.method}; nothing is written")
     if rule.description:
         print(f"  {rule.description}")
-    earlier = [r.id for r in chain[:-1]]
-    print(f"Earlier rules applied first: {', '.join(earlier) if earlier else 'none'}")
-    print(f"GL lines read: {len(data.gl_lines):,} ({data.quarantined.get('gl_lines', 0):,} quarantined rows left out)")
-    run = next((r for r in outcome.runs if r.rule_id == rule.id), None)
+    print(f"Earlier rules applied first: {', '.join(preview.earlier) if preview.earlier else 'none'}")
+    print(f"GL lines read: {preview.gl_lines:,} ({preview.quarantined_gl_lines:,} quarantined rows left out)")
+    run = preview.run
     if run is None:
         print(f"Pool is empty in {period}: the rule makes no run.")
         return 0
@@ -170,6 +208,5 @@ def _documents(rules, gl_lines: pd.DataFrame) -> dict:
         document = rule.source.document
         lines = None if document is None else document_lines(gl_lines, document)
         if lines is not None:
-            print(f"note: {document} is previewed from the extract as if none of it were allocated yet")
             documents[document] = DocumentSource(document, lines)
     return documents

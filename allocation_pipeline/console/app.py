@@ -45,6 +45,7 @@ SESSION_COOKIE = "allocation_session"
 SESSION_MAX_AGE = 8 * 3600
 # A run's line columns that may be missing (shown blank).
 LINE_TEXT_COLUMNS = ["account_name", "cost_center", "cost_center_name", "product", "region", "driver", "explanation"]
+PREVIEW_TEXT_COLUMNS = ["cost_center", "product", "region", "driver", "explanation"]
 # Upload names are used only for messages; keep them to plain characters.
 _UPLOAD_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -315,6 +316,33 @@ def create_app(settings: Settings, secret_key: str | None = None) -> FastAPI:
         for note in result.notes:
             flash(request, "ok", f"note: {note}")
         return RedirectResponse(f"/runs/{result.run_id}", status_code=303)
+
+    @app.get("/preview", response_class=HTMLResponse)
+    def preview(request: Request, rule: str = "", period: str = "", user=Depends(requires("preview"))):
+        """The lines a rule would create in a period, through `allocation preview`'s own function:
+        read from the extracts and the rules file, written nowhere."""
+        from allocation_pipeline.commands.preview import PreviewError, preview_rule
+        from allocation_pipeline.core.methods import MethodError
+        from allocation_pipeline.core.rules import RulesError, load_rules
+
+        errors, choices, result = [], [], None
+        try:
+            choices = list(load_rules(settings.rules_path()).rules)
+        except (RulesError, MethodError) as exc:
+            errors.append(str(exc))
+        rule, period = rule.strip(), period.strip()
+        if rule and period and not errors:
+            try:
+                result = preview_rule(settings.rules_path(), settings.extracts_path(), rule, period)
+            except PreviewError as exc:
+                errors.append(str(exc))
+        elif (rule or period) and not errors:
+            errors.append("choose a rule and a period (YYYY-MM) to preview")
+        context = {
+            "rules": choices, "rule": rule, "period": period, "errors": errors, "result": result,
+            "line_rows": shown_rows(result.run.lines, texts=PREVIEW_TEXT_COLUMNS, numbers=["driver_value"], shares=["share"]) if result and result.run else [],
+        }
+        return page(request, "console/preview.html", context, status_code=422 if errors else 200, user=user)
 
     # --- people (admins) ---------------------------------------------------------------------------
 

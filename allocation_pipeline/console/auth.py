@@ -16,6 +16,7 @@ from urllib.parse import quote
 import sqlalchemy as sa
 from fastapi import Depends, Request
 
+from allocation_pipeline import settings as project_settings
 from allocation_pipeline.core.people import PermissionDenied, require
 from allocation_pipeline.warehouse.people_store import User, get_user
 
@@ -41,11 +42,21 @@ class Refused(Exception):
 
 @dataclass(frozen=True)
 class Settings:
-    """What the console needs from its deployment. `trusted_header` None: local accounts only."""
+    """What the console needs from its deployment. `trusted_header` None: local accounts only.
+    `rules_file` and `extracts_dir` (what the preview reads) None: the pipeline's defaults
+    ($ALLOCATION_RULES_FILE and $ALLOCATION_EXTRACTS_DIR, else under the data directory)."""
 
     warehouse_url: str
     trusted_header: str | None = None
     secure_cookie: bool = False
+    rules_file: str | None = None
+    extracts_dir: str | None = None
+
+    def rules_path(self) -> str:
+        return self.rules_file or project_settings.rules_file()
+
+    def extracts_path(self) -> str:
+        return self.extracts_dir or project_settings.extracts_dir()
 
 
 def csrf_token(request: Request) -> str:
