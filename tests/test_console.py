@@ -353,6 +353,21 @@ def test_the_period_page_and_the_static_report_show_the_same_figures(app):
     assert bob.get(f"/periods/{SAMPLE_PERIOD}/XX").status_code == 404
 
 
+def test_the_period_page_loads_the_reports_filter_script_which_the_policy_allows(app):
+    from importlib import resources
+
+    submitted_run(sign_in(app, "pat"))
+    vic = sign_in(app, "vic")
+    page = vic.get(f"/periods/{SAMPLE_PERIOD}/EE")
+    assert '<script src="/report.js" defer></script>' in page.text and "<script>" not in page.text
+    policy = page.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "'unsafe-inline'" not in policy.split("script-src")[1].split(";")[0]
+    script = vic.get("/report.js")
+    assert script.status_code == 200 and script.headers["content-type"].startswith("text/javascript")
+    assert script.text == resources.files("allocation_pipeline.core.report").joinpath("report.js").read_text(encoding="utf-8")
+    assert 'select[data-filter]' in script.text and 'data-filter="status"' in page.text
+
+
 def test_quarantine_review_per_extract_and_period(app):
     engine = make_engine(app.state.settings.warehouse_url)
     with engine.begin() as conn:
