@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import secrets
 import tempfile
+import time
 from importlib import resources
 from pathlib import Path
 
@@ -52,6 +53,9 @@ PREVIEW_TEXT_COLUMNS = ["cost_center", "product", "region", "driver", "explanati
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; style-src 'self' 'unsafe-inline'; script-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'"
 )
+# After a write conflict (another request wrote the same run first) an action is tried again after
+# these pauses; the other request's transaction is a few milliseconds long.
+CONFLICT_RETRY_SECONDS = (0.02, 0.05, 0.1, 0.25, 0.5, 1.0)
 # Upload names are used only for messages; keep them to plain characters.
 _UPLOAD_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -228,10 +232,10 @@ def create_app(settings: Settings, secret_key: str | None = None) -> FastAPI:
         """One transaction through the ledger function; a refusal becomes a message on the run's page.
 
         Two people acting on one run at once: on PostgreSQL the second waits for the first and
-        finds the run moved on (a lifecycle refusal); on DuckDB, whose transactions are
-        optimistic, the second fails with a write conflict and is tried once more on the run as
-        it is now, which gives the same refusal. Never a stack trace."""
-        for attempt in (1, 2):
+        finds the run moved on (a lifecycle refusal). DuckDB's transactions are optimistic: the
+        second fails with a write conflict while the first is still writing, and is tried again
+        a moment later on the run as it is then, which gives the same refusal. Never a stack trace."""
+        for delay in (*CONFLICT_RETRY_SECONDS, None):
             try:
                 with transaction(conn):
                     message = work(conn)
@@ -239,10 +243,10 @@ def create_app(settings: Settings, secret_key: str | None = None) -> FastAPI:
             except (LifecycleError, ledger_store.PostingError, ledger_store.RunNotFound) as exc:
                 flash(request, "error", str(exc))
             except sa.exc.DBAPIError:
-                if conn.invalidated or attempt == 2:
-                    flash(request, "error", f"{run_id}: someone else changed this run at the same moment; nothing done. This page shows its state now.")
-                    break
-                continue
+                if delay is not None and not conn.invalidated:
+                    time.sleep(delay)
+                    continue
+                flash(request, "error", f"{run_id}: someone else changed this run at the same moment; nothing done. This page shows its state now.")
             break
         return RedirectResponse(f"/runs/{run_id}", status_code=303)
 
