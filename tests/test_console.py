@@ -305,6 +305,26 @@ def test_a_run_voided_from_two_tabs_is_voided_once_and_the_second_tab_is_told(ap
     engine.dispose()
 
 
+def test_a_warehouse_error_during_an_action_is_a_message_and_is_not_retried(app, monkeypatch):
+    from allocation_pipeline.warehouse import ledger_store
+
+    run_id = submitted_run(sign_in(app, "pat"))
+    bob = sign_in(app, "bob")
+    form = bob.get(f"/runs/{run_id}").text
+    calls = []
+
+    def full_disk(conn, run_id, by, reason=None):
+        calls.append(run_id)
+        raise sa.exc.OperationalError("UPDATE allocation_runs", {}, OSError("No space left on device"))
+
+    monkeypatch.setattr(ledger_store, "approve_run", full_disk)
+    response = bob.post(f"/runs/{run_id}/approve", data={"csrf_token": token(form)})
+    assert response.status_code == 303 and calls == [run_id]  # only write conflicts are tried again
+    page = bob.get(f"/runs/{run_id}").text
+    assert flashes(page) == [f"{run_id}: the warehouse refused the change (No space left on device); nothing done"]
+    assert "calculated" in page
+
+
 def test_a_submission_lists_every_problem_and_writes_nothing_then_the_fixed_file_goes_in(app):
     pat = sign_in(app, "pat")
     bad = "role,account,cost_center,debit,credit\nsource,99999,EE-ENG,0,120.00\ntarget,60002,EE-NOPE,60.00,0\nbogus,60002,EE-SAL,abc,0\n"

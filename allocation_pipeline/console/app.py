@@ -15,6 +15,7 @@ import time
 from importlib import resources
 from pathlib import Path
 
+import duckdb
 import sqlalchemy as sa
 from fastapi import Depends, FastAPI, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -58,6 +59,12 @@ CONTENT_SECURITY_POLICY = (
 CONFLICT_RETRY_SECONDS = (0.02, 0.05, 0.1, 0.25, 0.5, 1.0)
 # Upload names are used only for messages; keep them to plain characters.
 _UPLOAD_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def write_conflict(exc: sa.exc.DBAPIError) -> bool:
+    """Another transaction wrote the same rows first: DuckDB's optimistic write conflict, or a
+    PostgreSQL serialization failure or deadlock (SQLSTATE 40001, 40P01). Worth trying again."""
+    return isinstance(exc.orig, duckdb.TransactionException) or getattr(exc.orig, "sqlstate", None) in ("40001", "40P01")
 
 
 def create_app(settings: Settings, secret_key: str | None = None) -> FastAPI:
@@ -242,11 +249,15 @@ def create_app(settings: Settings, secret_key: str | None = None) -> FastAPI:
                 flash(request, "ok", message)
             except (LifecycleError, ledger_store.PostingError, ledger_store.RunNotFound) as exc:
                 flash(request, "error", str(exc))
-            except sa.exc.DBAPIError:
-                if delay is not None and not conn.invalidated:
+            except sa.exc.DBAPIError as exc:
+                if not write_conflict(exc):
+                    first_line = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else type(exc.orig).__name__
+                    flash(request, "error", f"{run_id}: the warehouse refused the change ({first_line}); nothing done")
+                elif delay is not None and not conn.invalidated:
                     time.sleep(delay)
                     continue
-                flash(request, "error", f"{run_id}: someone else changed this run at the same moment; nothing done. This page shows its state now.")
+                else:
+                    flash(request, "error", f"{run_id}: someone else changed this run at the same moment; nothing done. This page shows its state now.")
             break
         return RedirectResponse(f"/runs/{run_id}", status_code=303)
 
