@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-TARGETS_MS = {"runs list, first page": 200.0, "run detail, large run": 300.0, "run detail, all lines": 300.0, "period page": 1000.0}
+TARGETS_MS = {"runs list, first page": 200.0, "run detail, large run": 300.0, "period page": 1000.0}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -165,8 +165,9 @@ def _run(args: argparse.Namespace) -> int:
         failed = False
         for name, serve, read in cases:
             served, floor_ms = _median_ms(serve, args.repeat), _median_ms(read, args.repeat)
-            target = TARGETS_MS[name]
-            failed |= served > target
-            print(f"  {name:26s} {served:8.1f} ms  (target {target:.0f} ms; store reads alone {floor_ms:.1f} ms, ratio {served / floor_ms:.2f})")
+            target = TARGETS_MS.get(name)
+            failed |= target is not None and served > target
+            judged = f"target {target:.0f} ms" if target is not None else "no target: for comparison"
+            print(f"  {name:26s} {served:8.1f} ms  ({judged}; store reads alone {floor_ms:.1f} ms, ratio {served / floor_ms:.2f})")
         engine.dispose()
     return 1 if failed else 0
