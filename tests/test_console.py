@@ -417,6 +417,13 @@ def test_trusted_header_mode_takes_the_user_from_the_proxy_header(warehouse, tmp
         assert page.status_code == 200 and "vic · viewer" in page.text
         csrf = token(browser.get("/login").text)
         assert browser.post("/login", data={"name": "vic", "password": PASSWORD, "csrf_token": csrf}).status_code == 403
+        # An admin adds people without a password: they sign in through the proxy.
+        ada = {"X-Forwarded-User": "ada"}
+        users = browser.get("/users", headers=ada).text
+        assert 'id="new-password"' not in users and "reset-password" not in users
+        response = browser.post("/users", headers=ada, data={"csrf_token": token(users), "name": "sam", "role": "preparer"})
+        assert response.status_code == 303
+        assert "sam · preparer" in browser.get("/submit", headers={"X-Forwarded-User": "sam"}).text
     finally:
         app.state.engine.dispose()
 

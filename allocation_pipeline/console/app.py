@@ -384,12 +384,15 @@ def create_app(settings: Settings, secret_key: str | None = None) -> FastAPI:
         user=Depends(requires("manage_users")), conn: sa.Connection = Depends(connection),
     ):
         name = name.strip()
+        # Behind a single sign-on proxy people sign in through it: accounts have no password.
+        sso = settings.trusted_header is not None
         try:
             with transaction(conn):
-                people_store.create_user(conn, name, role, password, created_by=user.name)
+                people_store.create_user(conn, name, role, None if sso else password, created_by=user.name)
         except people_store.UserError as exc:
             return users_page(request, conn, user, status_code=422, errors=[str(exc)], values={"name": name, "role": role})
-        flash(request, "ok", f"user {name} added with role {role}; they sign in with the password you gave them")
+        how = f"through single sign-on ({settings.trusted_header})" if sso else "with the password you gave them"
+        flash(request, "ok", f"user {name} added with role {role}; they sign in {how}")
         return RedirectResponse("/users", status_code=303)
 
     def change_user(request: Request, conn: sa.Connection, change, message: str) -> RedirectResponse:
