@@ -27,7 +27,7 @@ SLACK = "role,account,cost_center,debit,credit\nsource,60002,EE-ENG,0,120.00\nta
 PASSWORD = "a long enough password"
 SCRIPT = "<script>alert('x')</script>"
 IMG = '"><img src=x onerror=alert(1)>'
-USERS = {"vic": "viewer", "pat": "preparer", "ann": "approver", "bob": "approver"}
+USERS = {"vic": "viewer", "pat": "preparer", "ann": "approver", "bob": "approver", "ada": "admin"}
 REFERENCE_ASSETS = ["entities", "accounts", "cost_centers", "fiscal_periods", "gl_lines"]
 
 
@@ -70,10 +70,15 @@ def token(page_html: str) -> str:
     return re.search(r'name="csrf_token" value="([^"]+)"', page_html).group(1)
 
 
-def sign_in(app, name: str, password: str = PASSWORD) -> TestClient:
+def try_sign_in(app, name: str, password: str = PASSWORD):
+    """A fresh browser's sign-in: the client and the login response."""
     browser = client(app)
     form = browser.get("/login")
-    response = browser.post("/login", data={"name": name, "password": password, "next": "/runs", "csrf_token": token(form.text)})
+    return browser, browser.post("/login", data={"name": name, "password": password, "next": "/runs", "csrf_token": token(form.text)})
+
+
+def sign_in(app, name: str, password: str = PASSWORD) -> TestClient:
+    browser, response = try_sign_in(app, name, password)
     assert response.status_code == 303, response.text
     return browser
 
@@ -239,6 +244,50 @@ def test_sql_in_filter_values_is_only_a_value(app, query):
     assert "1 runs match" in ann.get("/runs").text  # the table is still there
 
 
+def test_a_runs_lines_are_paged_and_the_totals_are_over_all_lines(app, monkeypatch):
+    from allocation_pipeline.warehouse import console_store
+
+    pat = sign_in(app, "pat")
+    run_id = submitted_run(pat)
+    monkeypatch.setattr(console_store, "LINES_PAGE_SIZE", 3)
+
+    def shown(page_html):
+        table = page_html.split('id="lines-table"')[1].split("</tbody>")[0]
+        return [int(n) for n in re.findall(r"<tr><td>(\d+)</td>", table)]
+
+    def totals(page_html):
+        footer = page_html.split('id="lines-table"')[1].split("<tfoot>")[1].split("</tfoot>")[0]
+        return re.findall(r'data-cents="(\d+)"', footer)
+
+    first = pat.get(f"/runs/{run_id}").text
+    assert shown(first) == [1, 2, 3] and "Lines 1–3 of 4 (page 1 of 2); totals over all lines." in first
+    assert totals(first) == ["12000", "12000"] and 'href="?lines_page=2#lines"' in first
+    second = pat.get(f"/runs/{run_id}", params={"lines_page": 2}).text
+    assert shown(second) == [4] and totals(second) == ["12000", "12000"] and 'href="?lines_page=1#lines"' in second
+    # A page past the end shows the last one; a run that fits one page has no paging.
+    assert shown(pat.get(f"/runs/{run_id}", params={"lines_page": 99}).text) == [4]
+    monkeypatch.setattr(console_store, "LINES_PAGE_SIZE", 1000)
+    whole = pat.get(f"/runs/{run_id}").text
+    assert shown(whole) == [1, 2, 3, 4] and "4 lines." in whole and "lines_page" not in whole
+
+
+def test_a_request_opens_the_ledger_once_for_the_user_and_the_page(app):
+    opened = []
+    sa.event.listen(app.state.engine, "connect", lambda *args: opened.append(1))
+    pat = sign_in(app, "pat")
+    run_id = submitted_run(pat)
+    bob = sign_in(app, "bob")
+    for path in (f"/runs/{run_id}", "/runs", f"/periods/{SAMPLE_PERIOD}/EE", "/documents/EE-BILL000527"):
+        opened.clear()
+        assert bob.get(path).status_code == 200
+        assert len(opened) == 1, path
+    form = bob.get(f"/runs/{run_id}").text
+    opened.clear()
+    assert bob.post(f"/runs/{run_id}/approve", data={"csrf_token": token(form)}).status_code == 303
+    assert len(opened) == 1
+    assert "approved" in bob.get(f"/runs/{run_id}").text
+
+
 def test_a_run_voided_from_two_tabs_is_voided_once_and_the_second_tab_is_told(app):
     pat = sign_in(app, "pat")
     run_id = submitted_run(pat)
@@ -254,6 +303,26 @@ def test_a_run_voided_from_two_tabs_is_voided_once_and_the_second_tab_is_told(ap
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT COUNT(*) FROM journal_entries")).scalar_one() == 2
     engine.dispose()
+
+
+def test_a_warehouse_error_during_an_action_is_a_message_and_is_not_retried(app, monkeypatch):
+    from allocation_pipeline.warehouse import ledger_store
+
+    run_id = submitted_run(sign_in(app, "pat"))
+    bob = sign_in(app, "bob")
+    form = bob.get(f"/runs/{run_id}").text
+    calls = []
+
+    def full_disk(conn, run_id, by, reason=None):
+        calls.append(run_id)
+        raise sa.exc.OperationalError("UPDATE allocation_runs", {}, OSError("No space left on device"))
+
+    monkeypatch.setattr(ledger_store, "approve_run", full_disk)
+    response = bob.post(f"/runs/{run_id}/approve", data={"csrf_token": token(form)})
+    assert response.status_code == 303 and calls == [run_id]  # only write conflicts are tried again
+    page = bob.get(f"/runs/{run_id}").text
+    assert flashes(page) == [f"{run_id}: the warehouse refused the change (No space left on device); nothing done"]
+    assert "calculated" in page
 
 
 def test_a_submission_lists_every_problem_and_writes_nothing_then_the_fixed_file_goes_in(app):
@@ -304,6 +373,21 @@ def test_the_period_page_and_the_static_report_show_the_same_figures(app):
     assert bob.get(f"/periods/{SAMPLE_PERIOD}/XX").status_code == 404
 
 
+def test_the_period_page_loads_the_reports_filter_script_which_the_policy_allows(app):
+    from importlib import resources
+
+    submitted_run(sign_in(app, "pat"))
+    vic = sign_in(app, "vic")
+    page = vic.get(f"/periods/{SAMPLE_PERIOD}/EE")
+    assert '<script src="/report.js" defer></script>' in page.text and "<script>" not in page.text
+    policy = page.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "'unsafe-inline'" not in policy.split("script-src")[1].split(";")[0]
+    script = vic.get("/report.js")
+    assert script.status_code == 200 and script.headers["content-type"].startswith("text/javascript")
+    assert script.text == resources.files("allocation_pipeline.core.report").joinpath("report.js").read_text(encoding="utf-8")
+    assert 'select[data-filter]' in script.text and 'data-filter="status"' in page.text
+
+
 def test_quarantine_review_per_extract_and_period(app):
     engine = make_engine(app.state.settings.warehouse_url)
     with engine.begin() as conn:
@@ -333,5 +417,94 @@ def test_trusted_header_mode_takes_the_user_from_the_proxy_header(warehouse, tmp
         assert page.status_code == 200 and "vic · viewer" in page.text
         csrf = token(browser.get("/login").text)
         assert browser.post("/login", data={"name": "vic", "password": PASSWORD, "csrf_token": csrf}).status_code == 403
+        # An admin adds people without a password: they sign in through the proxy.
+        ada = {"X-Forwarded-User": "ada"}
+        users = browser.get("/users", headers=ada).text
+        assert 'id="new-password"' not in users and "reset-password" not in users
+        response = browser.post("/users", headers=ada, data={"csrf_token": token(users), "name": "sam", "role": "preparer"})
+        assert response.status_code == 303
+        assert "sam · preparer" in browser.get("/submit", headers={"X-Forwarded-User": "sam"}).text
     finally:
         app.state.engine.dispose()
+
+
+def user_row(page_html: str, name: str) -> str:
+    return re.search(rf'<tr data-user="{re.escape(name)}">(.*?)</tr>', page_html, re.S).group(1)
+
+
+def test_only_an_admin_manages_users(app):
+    for name in ("vic", "pat", "ann"):
+        browser = sign_in(app, name)
+        assert browser.get("/users").status_code == 403
+        assert 'href="/users"' not in browser.get("/runs").text
+        response = post_form(browser, "/runs", "/users", name="intruder", role="admin", password=PASSWORD)
+        assert response.status_code == 403 and f"{name} ({USERS[name]}) may not manage users" in unescape(response.text)
+        for action, fields in (("role", {"role": "admin"}), ("active", {"active": "0"}), ("password", {"password": PASSWORD + "!"})):
+            response = post_form(browser, "/runs", f"/users/ada/{action}", **fields)
+            assert response.status_code == 403, (name, action)
+    ada = sign_in(app, "ada")
+    assert 'href="/users"' in ada.get("/runs").text
+    # Without a valid CSRF token even an admin is refused.
+    assert ada.post("/users", data={"name": "x.y", "role": "viewer", "password": PASSWORD}).status_code == 403
+    assert "intruder" not in ada.get("/users").text
+    assert sign_in(app, "vic").get("/runs").status_code == 200  # nothing changed for the others
+
+
+def test_an_admin_adds_a_user_who_can_then_sign_in_and_manages_their_role_state_and_password(app):
+    ada = sign_in(app, "ada")
+    response = post_form(ada, "/users", "/users", name="nina", role="approver", password="nina's first password")
+    assert response.status_code == 303
+    listing = ada.get("/users").text
+    assert "user nina added with role approver" in flashes(listing)[0]
+    assert '<td class="role">approver</td>' in user_row(listing, "nina") and "<td>ada</td>" in user_row(listing, "nina")
+    nina = sign_in(app, "nina", "nina's first password")
+    assert "nina · approver" in nina.get("/runs").text
+    # The same store functions as `allocation users`: the CLI's rules and messages apply.
+    response = post_form(ada, "/users", "/users", name="nina", role="viewer", password=PASSWORD)
+    assert response.status_code == 422 and "user nina exists already" in unescape(response.text)
+    response = post_form(ada, "/users", "/users", name="short", role="viewer", password="short")
+    assert response.status_code == 422 and "a password needs at least 10 characters" in response.text
+    # Role: nina becomes a viewer and loses the approver's actions at once.
+    post_form(ada, "/users", "/users/nina/role", role="viewer")
+    assert "user nina now has role viewer" in flashes(ada.get("/users").text)[0]
+    assert "nina · viewer" in nina.get("/runs").text and nina.get("/submit").status_code == 403
+    post_form(ada, "/users", "/users/nina/role", role="overlord")
+    assert "role 'overlord' is not one of viewer, preparer, approver, admin" in unescape(flashes(ada.get("/users").text)[0])
+    # Deactivated: the open session ends and signing in is refused; activated again: back in.
+    post_form(ada, "/users", "/users/nina/active", active="0")
+    assert "deactivated" in user_row(ada.get("/users").text, "nina")
+    assert nina.get("/runs").status_code == 303
+    assert try_sign_in(app, "nina", "nina's first password")[1].status_code == 401
+    post_form(ada, "/users", "/users/nina/active", active="1")
+    sign_in(app, "nina", "nina's first password")
+    # A password reset: the old one stops working, the new one works, a short one is refused.
+    post_form(ada, "/users", "/users/nina/password", password="short")
+    assert "a password needs at least 10 characters" in flashes(ada.get("/users").text)[0]
+    post_form(ada, "/users", "/users/nina/password", password="nina's second password")
+    assert try_sign_in(app, "nina", "nina's first password")[1].status_code == 401
+    sign_in(app, "nina", "nina's second password")
+    post_form(ada, "/users", "/users/nobody/role", role="viewer")
+    assert "no user nobody" in flashes(ada.get("/users").text)[0]
+
+
+def test_an_admin_cannot_lock_themselves_out_in_the_console(app):
+    ada = sign_in(app, "ada")
+    assert "you (another admin changes your own account)" in user_row(ada.get("/users").text, "ada")
+    for action, fields in (("role", {"role": "viewer"}), ("active", {"active": "0"})):
+        response = post_form(ada, "/users", f"/users/ada/{action}", **fields)
+        assert response.status_code == 409 and "you cannot" in response.text, action
+    assert "ada · admin" in ada.get("/users").text
+
+
+def test_user_names_are_escaped_on_the_users_page(app):
+    ada = sign_in(app, "ada")
+    response = post_form(ada, "/users", "/users", name=SCRIPT, role="viewer", password=PASSWORD)
+    assert response.status_code == 422 and SCRIPT not in response.text
+    assert "user name &#39;&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&#39; must be 1-64 letters" in response.text
+    # A name that reached the table some other way (an older version, a hand edit) is still only text.
+    engine = make_engine(app.state.settings.warehouse_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE users SET created_by = :by WHERE user_name = 'vic'"), {"by": IMG})
+    engine.dispose()
+    listing = ada.get("/users").text
+    assert IMG not in listing and "<img" not in listing and "&#34;&gt;&lt;img src=x onerror=alert(1)&gt;" in listing

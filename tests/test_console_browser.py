@@ -136,3 +136,47 @@ def test_preparer_and_approver_walk_a_run_from_upload_to_void(console_url, brows
     errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE" and "/submit - " not in e["message"]]
     browser.implicitly_wait(0)
     assert errors == []
+
+
+def test_the_period_pages_runs_filters_work_in_the_console(console_url, browser, tmp_path):  # noqa: F811
+    """The filters come from the static report's script, served under the console's policy."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    from allocation_pipeline.core.submission import read_submission
+    from allocation_pipeline.warehouse import ledger_store
+    from allocation_pipeline.warehouse.engine import make_engine
+
+    # Two runs of the period, one calculated and one rejected, made by the ledger functions.
+    engine = make_engine(f"duckdb:///{tmp_path / 'warehouse.duckdb'}")
+    with engine.begin() as conn:
+        run_ids = []
+        for document, name in (("EE-BILL000527", "a.csv"), ("EE-BILL000528", "b.csv")):
+            path = tmp_path / name
+            path.write_text(SLACK)
+            result, _ = ledger_store.submit_submission(conn, read_submission(path), "pat", name, source_document=document)
+            run_ids.append(result.run_id)
+        ledger_store.reject_run(conn, run_ids[1], "ann", "not this month")
+    engine.dispose()
+
+    browser.delete_all_cookies()
+    browser.get(console_url + "/login")
+    browser.find_element(By.ID, "name").send_keys("vic")
+    browser.find_element(By.ID, "password").send_keys(PASSWORD)
+    click(browser, browser.find_element(By.ID, "sign-in"))
+    WebDriverWait(browser, 10).until(lambda b: b.current_url.endswith("/runs"))
+    browser.get(f"{console_url}/periods/{SAMPLE_PERIOD}/EE")
+    count = browser.find_element(By.ID, "runs-count")
+    assert count.text == "2 of 2 runs shown"  # written by the script: it ran
+
+    def shown():
+        return [r.get_attribute("data-run") for r in browser.find_elements(By.CSS_SELECTOR, "#runs-table tbody tr") if r.is_displayed()]
+
+    Select(browser.find_element(By.ID, "filter-status")).select_by_value("rejected")
+    assert shown() == [run_ids[1]] and count.text == "1 of 2 runs shown"
+    Select(browser.find_element(By.ID, "filter-status")).select_by_value("calculated")
+    assert shown() == [run_ids[0]]
+    click(browser, browser.find_element(By.ID, "clear-filters"))
+    assert sorted(shown()) == sorted(run_ids) and count.text == "2 of 2 runs shown"
+    violations = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert violations == []  # no script refused by the Content-Security-Policy

@@ -125,8 +125,8 @@ def test_an_empty_pool_is_reported_not_failed(company, capsys):
     "args, message",
     [
         (["no_such_rule", "--period", "2026-10"], "no rule 'no_such_rule' (rules: it_overhead_split, ee_facilities_by_floor_area, us_facilities_by_floor_area)"),
-        (["it_overhead_split", "--period", "2026-13"], "--period '2026-13' is not a fiscal month YYYY-MM"),
-        (["it_overhead_split", "--period", "October"], "--period 'October' is not a fiscal month YYYY-MM"),
+        (["it_overhead_split", "--period", "2026-13"], "period '2026-13' is not a fiscal month YYYY-MM"),
+        (["it_overhead_split", "--period", "October"], "period 'October' is not a fiscal month YYYY-MM"),
         (["it_overhead_split", "--period", "2025-10"], "no file for period 2025-10 (found periods 2026-08, 2026-09, 2026-10)"),
     ],
 )

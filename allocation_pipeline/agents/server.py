@@ -126,6 +126,7 @@ class Ledger:
 def user_errors():
     """The exceptions the CLI turns into one clear message become tool errors with that message."""
     from allocation_pipeline.cli import CommandError
+    from allocation_pipeline.commands.preview import PreviewError
     from allocation_pipeline.core.insights.whatif import ScenarioError
     from allocation_pipeline.core.ledger import LifecycleError
     from allocation_pipeline.core.people import PermissionDenied
@@ -135,7 +136,7 @@ def user_errors():
     try:
         yield
     except (
-        CommandError, ScenarioError, LifecycleError, PermissionDenied, PostingError, RunNotFound, WarehouseError, AgentIdentityError,
+        CommandError, PreviewError, ScenarioError, LifecycleError, PermissionDenied, PostingError, RunNotFound, WarehouseError, AgentIdentityError,
     ) as exc:
         raise ToolError(str(exc)) from None
 

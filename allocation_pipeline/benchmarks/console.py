@@ -1,7 +1,9 @@
 """Console benchmark: a period of N generated GL lines materialized into a fresh warehouse, plus
 10,000 allocation runs and one run of 5,000 lines, then the console's pages served in-process
 (targets: runs list first page <= 200 ms, run detail of 5,000 lines <= 300 ms, period page of a
-1M-line month <= 1 s). Each page is compared with its floor: the store reads it makes, alone."""
+1M-line month <= 1 s). Each page is compared with its floor: the store reads it makes, alone.
+The run detail shows its first page of lines (LINES_PAGE_SIZE) with totals over all lines; it is
+also timed with all of its lines on one page."""
 
 from __future__ import annotations
 
@@ -128,14 +130,33 @@ def _run(args: argparse.Namespace) -> int:
             return get
 
         def floor(action):
+            """The page's store reads alone, in one connection as the page makes them (the user too)."""
             def read():
                 with engine.connect() as conn:
+                    people_store.get_user(conn, "bench.viewer")
                     action(conn)
             return read
 
+        def all_lines_on_one_page(serve):
+            """The run detail with every line on one page: the cost of rendering all of them."""
+            def get():
+                shown, console_store.LINES_PAGE_SIZE = console_store.LINES_PAGE_SIZE, args.lines
+                try:
+                    serve()
+                finally:
+                    console_store.LINES_PAGE_SIZE = shown
+            return get
+
+        def run_reads(page_size=None):
+            return floor(lambda c: (
+                ledger_store.get_run(c, big), console_store.run_lines_page(c, big, page_size=page_size),
+                ledger_store.run_history(c, big), people_store.preparer_of_run(c, big),
+            ))
+
         cases = [
             ("runs list, first page", page("/runs"), floor(lambda c: console_store.runs_page(c, {}))),
-            ("run detail, large run", page(f"/runs/{big}"), floor(lambda c: (ledger_store.get_run(c, big), console_store.run_lines_named(c, big), ledger_store.run_history(c, big)))),
+            ("run detail, large run", page(f"/runs/{big}"), run_reads()),
+            ("run detail, all lines", all_lines_on_one_page(page(f"/runs/{big}")), run_reads(args.lines)),
             ("period page", page(f"/periods/{args.period}/{entity}"), floor(lambda c: read_report_data(c, args.period, entity))),
         ]
         print(f"GL lines:     {summary.row_counts.get('gl_lines', args.gl_lines):,} in {args.period}; {total_runs:,} allocation runs; "
@@ -144,8 +165,9 @@ def _run(args: argparse.Namespace) -> int:
         failed = False
         for name, serve, read in cases:
             served, floor_ms = _median_ms(serve, args.repeat), _median_ms(read, args.repeat)
-            target = TARGETS_MS[name]
-            failed |= served > target
-            print(f"  {name:26s} {served:8.1f} ms  (target {target:.0f} ms; store reads alone {floor_ms:.1f} ms, ratio {served / floor_ms:.2f})")
+            target = TARGETS_MS.get(name)
+            failed |= target is not None and served > target
+            judged = f"target {target:.0f} ms" if target is not None else "no target: for comparison"
+            print(f"  {name:26s} {served:8.1f} ms  ({judged}; store reads alone {floor_ms:.1f} ms, ratio {served / floor_ms:.2f})")
         engine.dispose()
     return 1 if failed else 0

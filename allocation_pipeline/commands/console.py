@@ -23,6 +23,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         f"also ${TRUSTED_HEADER_ENV}). Off by default; only behind a proxy that strips the header from clients",
     )
     console.add_argument("--secure-cookie", action="store_true", help="send the session cookie over HTTPS only (set it behind TLS)")
+    console.add_argument("--rules", metavar="FILE", help=f"rules file the preview page reads (default ${settings.RULES_FILE_ENV} or <data>/rules.yaml)")
+    console.add_argument("--extracts", metavar="DIR", help=f"extracts directory the preview page reads (default ${settings.EXTRACTS_DIR_ENV} or <data>/extracts)")
     console.set_defaults(func=_console)
 
 
@@ -49,7 +51,9 @@ def _console(args) -> int:
 
     url = settings.warehouse_url()
     try:
-        app = create_app(Settings(url, trusted_header=args.trusted_header, secure_cookie=args.secure_cookie), secret_key=session_secret())
+        app = create_app(Settings(
+            url, trusted_header=args.trusted_header, secure_cookie=args.secure_cookie, rules_file=args.rules, extracts_dir=args.extracts,
+        ), secret_key=session_secret())
         with app.state.engine.connect() as conn:
             users = count_users(conn)
     except WarehouseError as exc:

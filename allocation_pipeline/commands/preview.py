@@ -1,4 +1,5 @@
-"""`allocation preview`: the lines one rule would create in a period, with drivers and shares, writing nothing."""
+"""`allocation preview`: the lines one rule would create in a period, with drivers and shares, writing nothing.
+`preview_rule` computes them; the console's preview page and the MCP server call it too."""
 
 from __future__ import annotations
 
@@ -88,8 +89,12 @@ def read_period(extracts_dir: Path | str, period: str) -> PeriodData:
     return PeriodData(entities, accounts, cost_centers, gl_lines, drivers, quarantined)
 
 
+class PreviewError(ValueError):
+    """A preview that cannot be made; the message names the rule, the period, the file or the row."""
+
+
 @dataclass(frozen=True)
-class RulePreview:
+class Preview:
     """What one rule would create in a period, computed as the pipeline computes it, nothing
     written: `run` None when the rule's pool is empty; `earlier` the rules applied before it;
     `notes` what the preview assumed (source documents read from the extract)."""
@@ -110,9 +115,10 @@ def preview_rule(
     extracts_dir: str | None = None,
     method: str | None = None,
     parameters: dict | None = None,
-) -> RulePreview:
+) -> Preview:
     """Read the period's extracts, run the rules of the same entity that come before `rule_id`,
-    then the rule itself; user errors raise CommandError with one clear message.
+    then the rule itself, writing nothing; user errors raise PreviewError with one clear message.
+    The command line, the console and the MCP server all preview through this function.
 
     With `method` (and its `parameters`) the rule is previewed with that method instead of its
     own (a recommended key, say); `rule_id` may then also name an insights pool that no rule
@@ -124,17 +130,17 @@ def preview_rule(
     from allocation_pipeline.core.rules import RulesError, load_rules
 
     if not PERIOD_RE.fullmatch(period or ""):
-        raise CommandError(f"--period {period!r} is not a fiscal month YYYY-MM")
+        raise PreviewError(f"period {period!r} is not a fiscal month YYYY-MM")
     rules_path = rules_path or settings.rules_file()
     extracts_dir = extracts_dir or settings.extracts_dir()
     try:
         rule_set = load_rules(rules_path)
         rule = _rule_to_preview(rule_set, rule_id, rules_path, method, parameters)
     except (RulesError, MethodError) as exc:
-        raise CommandError(str(exc)) from None
+        raise PreviewError(str(exc)) from None
     if not rule.effective_in(period):
         window = f"from {rule.effective_from or 'the start'} to {rule.effective_to or 'open end'}"
-        raise CommandError(f"rule {rule.id} is not in force in {period} (effective {window})")
+        raise PreviewError(f"rule {rule.id} is not in force in {period} (effective {window})")
     # The rules of the entity up to this one, in their order; a pool's proposed rule comes after every rule.
     in_force = rule_set.for_period(period, rule.entity)
     ids = [r.id for r in in_force]
@@ -142,16 +148,16 @@ def preview_rule(
     try:
         data = read_period(extracts_dir, period)
     except (ExtractError, DriverError) as exc:
-        raise CommandError(str(exc)) from None
+        raise PreviewError(str(exc)) from None
     try:
         documents, notes = _documents(chain, data.gl_lines)
         outcome = allocate_period(
             period, chain, gl_balances(data.gl_lines), data.driver_values, data.cost_centers, data.entities, documents=documents
         )
     except AllocationError as exc:
-        raise CommandError(f"allocation of {period} failed: {exc}") from None
+        raise PreviewError(f"allocation of {period} failed: {exc}") from None
     run = next((r for r in outcome.runs if r.rule_id == rule.id), None)
-    return RulePreview(rule, period, tuple(r.id for r in chain[:-1]), len(data.gl_lines), data.quarantined, run, tuple(notes))
+    return Preview(rule, period, tuple(r.id for r in chain[:-1]), len(data.gl_lines), data.quarantined, run, tuple(notes))
 
 
 def _rule_to_preview(rule_set, rule_id: str, rules_path: str, method: str | None, parameters: dict | None) -> Rule:
@@ -189,7 +195,10 @@ def _rule_to_preview(rule_set, rule_id: str, rules_path: str, method: str | None
 
 def _run(args: argparse.Namespace) -> int:
     parameters = _parameters(args.parameters)
-    preview = preview_rule(args.rule, args.period, args.rules, args.extracts, args.method, parameters)
+    try:
+        preview = preview_rule(args.rule, args.period, args.rules, args.extracts, args.method, parameters)
+    except PreviewError as exc:
+        raise CommandError(str(exc)) from None
     rule, period = preview.rule, preview.period
     for note in preview.notes:
         print(f"note: {note}")

@@ -1,15 +1,22 @@
 """Who is asking and may they: the session user (or the trusted SSO header), CSRF on every
-state-changing request and the role check, all in the one dependency `requires(action)`."""
+state-changing request and the role check, all in the one dependency `requires(action)`.
+
+Each request has one connection to the ledger (`connection`): the permission check reads the
+user through it and the view reads its page (or writes its action) through the same one, so a
+DuckDB file is opened once per request."""
 
 from __future__ import annotations
 
 import hmac
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from fastapi import Request
+import sqlalchemy as sa
+from fastapi import Depends, Request
 
+from allocation_pipeline import settings as project_settings
 from allocation_pipeline.core.people import PermissionDenied, require
 from allocation_pipeline.warehouse.people_store import User, get_user
 
@@ -35,11 +42,21 @@ class Refused(Exception):
 
 @dataclass(frozen=True)
 class Settings:
-    """What the console needs from its deployment. `trusted_header` None: local accounts only."""
+    """What the console needs from its deployment. `trusted_header` None: local accounts only.
+    `rules_file` and `extracts_dir` (what the preview reads) None: the pipeline's defaults
+    ($ALLOCATION_RULES_FILE and $ALLOCATION_EXTRACTS_DIR, else under the data directory)."""
 
     warehouse_url: str
     trusted_header: str | None = None
     secure_cookie: bool = False
+    rules_file: str | None = None
+    extracts_dir: str | None = None
+
+    def rules_path(self) -> str:
+        return self.rules_file or project_settings.rules_file()
+
+    def extracts_path(self) -> str:
+        return self.extracts_dir or project_settings.extracts_dir()
 
 
 def csrf_token(request: Request) -> str:
@@ -63,21 +80,43 @@ async def check_csrf(request: Request) -> None:
         raise Refused(403, "This form has expired or did not come from the console (CSRF check failed). Reload the page and try again.")
 
 
-def current_user(request: Request) -> User | None:
+def connection(request: Request) -> Iterator[sa.Connection]:
+    """The request's one connection to the ledger, closed when the request is done. FastAPI
+    hands the same one to every dependency and view of a request that asks for it."""
+    with request.app.state.engine.connect() as conn:
+        yield conn
+
+
+def transaction(conn: sa.Connection):
+    """A transaction for an action on the request's connection: what the permission check read
+    is put aside first (it wrote nothing), so the action sees the ledger as it is now."""
+    if conn.in_transaction():
+        conn.rollback()
+    return conn.begin()
+
+
+def current_user(request: Request, conn: sa.Connection | None = None) -> User | None:
     """The signed-in user, read from the ledger on every request so a role change or a
-    deactivation takes effect at once; in trusted-header mode, the user the SSO proxy names."""
+    deactivation takes effect at once; in trusted-header mode, the user the SSO proxy names.
+    Read once per request (through `conn`, the request's connection) and kept on the request."""
+    if hasattr(request.state, "user"):
+        return request.state.user
     settings: Settings = request.app.state.settings
     if settings.trusted_header:
         name = request.headers.get(settings.trusted_header)
     else:
         name = request.session.get("user")
-    if not name:
-        return None
-    with request.app.state.engine.connect() as conn:
-        user = get_user(conn, name)
-    if user is None or not user.active:
-        request.session.pop("user", None)
-        return None
+    user = None
+    if name:
+        if conn is None:
+            with request.app.state.engine.connect() as own:
+                user = get_user(own, name)
+        else:
+            user = get_user(conn, name)
+        if user is None or not user.active:
+            request.session.pop("user", None)
+            user = None
+    request.state.user = user
     return user
 
 
@@ -85,8 +124,8 @@ def requires(action: str):
     """The dependency every view declares: a signed-in user whose role allows `action`, and on a
     state-changing request a valid CSRF token. Views never check permissions themselves."""
 
-    async def dependency(request: Request) -> User:
-        user = current_user(request)
+    async def dependency(request: Request, conn: sa.Connection = Depends(connection)) -> User:
+        user = current_user(request, conn)
         if user is None:
             raise SignInNeeded(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
         await check_csrf(request)

@@ -28,6 +28,9 @@ SORTS = {
     "status": RUNS.c.status, "amount": RUNS.c.total_debit, "updated": RUNS.c.updated_at,
 }
 PAGE_SIZE = 50
+# A run's lines are shown this many to a page: a person reads a thousand lines at most, and a
+# page of them stays quick to serve; the totals are always over all lines.
+LINES_PAGE_SIZE = 1000
 
 
 @dataclass(frozen=True)
@@ -79,8 +82,36 @@ def runs_page(conn: sa.Connection, filters: dict[str, str], sort: str = "run", d
     return RunsPage(runs, int(total), page, pages, options)
 
 
-def run_lines_named(conn: sa.Connection, run_id: str) -> pd.DataFrame:
-    return read_frame(conn, sql_text("select_run_lines_named"), {"run_id": run_id})
+@dataclass(frozen=True)
+class LinesPage:
+    """One page of a run's lines (with account and cost center names) and the run's totals over
+    all its lines, whichever page is shown. `first` and `last` are 1-based positions (0 and 0
+    when the run has no lines)."""
+
+    lines: pd.DataFrame
+    count: int
+    debit_cents: int
+    credit_cents: int
+    page: int
+    pages: int
+    first: int
+    last: int
+
+
+def run_lines_page(conn: sa.Connection, run_id: str, page: int = 1, page_size: int | None = None) -> LinesPage:
+    """Page `page` (1-based, clamped to the pages there are) of `page_size` lines of `run_id`,
+    in line order; LINES_PAGE_SIZE when `page_size` is None."""
+    page_size = page_size or LINES_PAGE_SIZE
+    totals = conn.execute(sql_text("select_run_line_totals"), {"run_id": run_id}).one()
+    count = int(totals.lines)
+    pages = max(1, -(-count // page_size))
+    page = min(max(1, page), pages)
+    offset = (page - 1) * page_size
+    lines = read_frame(conn, sql_text("select_run_lines_page"), {"run_id": run_id, "limit": page_size, "offset": offset})
+    return LinesPage(
+        lines, count, int(totals.debit_cents), int(totals.credit_cents), page, pages,
+        offset + 1 if count else 0, offset + len(lines),
+    )
 
 
 def document_lines(conn: sa.Connection, document_id: str) -> pd.DataFrame:

@@ -7,3 +7,4 @@ LEFT JOIN dim_accounts AS a ON a.account = l.account
 LEFT JOIN dim_cost_centers AS c ON c.cost_center = l.cost_center
 WHERE l.run_id = :run_id
 ORDER BY l.line_no
+LIMIT :limit OFFSET :offset
