@@ -20,8 +20,8 @@ import pandas as pd
 import pytest
 
 from allocation_pipeline import cli
-from allocation_pipeline.core import sample_company as sc
-from allocation_pipeline.core.rules import load_rules
+from allocation_pipeline.sample import company as sc
+from allocation_pipeline.core.allocation.rules import load_rules
 
 PERIOD = "2026-10"
 

@@ -1,4 +1,4 @@
-"""The multi-level solver's core (`allocation_pipeline.core.multilevel`): the seed's worked chain,
+"""The multi-level solver's core (`allocation_pipeline.core.multilevel.solver`): the seed's worked chain,
 hand-solved textbook cases for reciprocal / step-down / direct / iterative, input validation,
 closed cycles, conditioning warnings, cent-exact rounding and origin tracing checked against a
 dense reference solve. Pure functions on literal frames: no files, no CLI (see
@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import allocation_pipeline.core.multilevel as core
+import allocation_pipeline.core.multilevel.solver as core
 from allocation_pipeline.core.money import largest_remainder
-from allocation_pipeline.multilevel import ClosedCycleError, MultilevelError, MultilevelWarning, solve
+from allocation_pipeline.core.multilevel.solver import ClosedCycleError, MultilevelError, MultilevelWarning, solve
 
 
 def frame(rows):

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from allocation_pipeline.multilevel import ClosedCycleError, MultilevelError, MultilevelWarning, solve
+from allocation_pipeline.core.multilevel.solver import ClosedCycleError, MultilevelError, MultilevelWarning, solve
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

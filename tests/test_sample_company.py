@@ -1,4 +1,4 @@
-"""Tests of the sample-company generator (`allocation_pipeline.core.sample_company`) and its CLI.
+"""Tests of the sample-company generator (`allocation_pipeline.sample.company`) and its CLI.
 
 Covered: the file layout and summary; byte-identical output for the same arguments; every GL
 document balancing to the cent with one-sided lines and unique keys; the fixed facts the sample
@@ -28,7 +28,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 import pytest
 
-from allocation_pipeline.core import sample_company as sc
+from allocation_pipeline.sample import company as sc
 
 PERIODS = 3
 END = "2026-10"
@@ -475,7 +475,7 @@ def test_bad_arguments_are_refused_before_writing(tmp_path, overrides, message):
 
 
 def test_core_module_imports_neither_dagster_nor_sqlalchemy():
-    code = "import sys, allocation_pipeline.core.sample_company; print(sorted({'dagster', 'sqlalchemy'} & set(sys.modules)))"
+    code = "import sys, allocation_pipeline.sample.company; print(sorted({'dagster', 'sqlalchemy'} & set(sys.modules)))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
 
@@ -485,8 +485,8 @@ def test_core_module_imports_neither_dagster_nor_sqlalchemy():
 
 @pytest.mark.parametrize("file_format", ["csv", "parquet"])
 def test_project_cleaner_quarantines_nothing(tmp_path, file_format):
-    from allocation_pipeline.core import cleaning
-    from allocation_pipeline.core import extracts as extracts_module
+    from allocation_pipeline.core.ingestion import cleaning
+    from allocation_pipeline.core.ingestion import extracts as extracts_module
 
     _generate(tmp_path, periods=1, gl_lines_per_period=1_500, file_format=file_format)
     for name, spec in cleaning.EXTRACT_SPECS.items():

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import scipy
 
-from allocation_pipeline.core.multilevel import MultilevelWarning, solve
+from allocation_pipeline.core.multilevel.solver import MultilevelWarning, solve
 
 # --- generated inputs --------------------------------------------------------------------------------
 

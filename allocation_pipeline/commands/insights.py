@@ -166,8 +166,8 @@ class _Context:
     def load(cls, args: argparse.Namespace, pool_id: str | None = None) -> "_Context":
         """Everything an analysis needs; a pool id that is not configured fails before any extract is read."""
         from allocation_pipeline.core.insights.config import InsightsConfigError, parse_insights
-        from allocation_pipeline.core.methods import MethodError
-        from allocation_pipeline.core.rules import RulesError, parse_rules
+        from allocation_pipeline.core.allocation.methods import MethodError
+        from allocation_pipeline.core.allocation.rules import RulesError, parse_rules
 
         _check_period(args.period)
         rules_path = args.rules or settings.rules_file()
@@ -195,7 +195,7 @@ class _Context:
 
 
 def _methods():
-    from allocation_pipeline.core.methods import available_methods
+    from allocation_pipeline.core.allocation.methods import available_methods
 
     return available_methods()
 
@@ -222,10 +222,10 @@ def _read_extracts(extracts: str, period: str, document: dict, config=None):
     """The period's inputs cleaned as the pipeline cleans them (quarantined rows left out), and,
     with an insights `config`, the driver values of its analysis window (hours only when a pool
     names them: timesheets are one file per month)."""
-    from allocation_pipeline.core.allocation import gl_balances
-    from allocation_pipeline.core.cleaning import EXTRACT_SPECS, clean_extract
-    from allocation_pipeline.core.drivers import DriverError, compute_driver_values
-    from allocation_pipeline.core.extracts import ExtractError, read_extract
+    from allocation_pipeline.core.allocation.allocate import gl_balances
+    from allocation_pipeline.core.ingestion.cleaning import EXTRACT_SPECS, clean_extract
+    from allocation_pipeline.core.allocation.drivers import DriverError, compute_driver_values
+    from allocation_pipeline.core.ingestion.extracts import ExtractError, read_extract
     from allocation_pipeline.core.insights.config import shift_period
     from allocation_pipeline.core.insights.whatif import PeriodInputs
 

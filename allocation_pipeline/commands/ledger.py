@@ -9,8 +9,8 @@ from contextlib import contextmanager
 
 from allocation_pipeline import settings
 from allocation_pipeline.cli import CommandError
-from allocation_pipeline.core.rules import RUN_TYPES
-from allocation_pipeline.core.ledger import STATUSES
+from allocation_pipeline.core.allocation.rules import RUN_TYPES
+from allocation_pipeline.core.ledger.lifecycle import STATUSES
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -68,7 +68,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 @contextmanager
 def _transaction():
     """One warehouse transaction; ledger and lifecycle errors become clear command errors."""
-    from allocation_pipeline.core.ledger import LifecycleError
+    from allocation_pipeline.core.ledger.lifecycle import LifecycleError
     from allocation_pipeline.warehouse.engine import WarehouseError, ensure_schema, make_engine
     from allocation_pipeline.warehouse.ledger_store import PostingError, RunNotFound
 
@@ -95,9 +95,9 @@ def _who(args) -> str:
 def _submit(args) -> int:
     import pandas as pd
 
-    from allocation_pipeline.core.allocation import RunDraft
+    from allocation_pipeline.core.allocation.allocate import RunDraft
     from allocation_pipeline.core.money import format_money
-    from allocation_pipeline.core.submission import SubmissionError, read_submission
+    from allocation_pipeline.core.ledger.submission import SubmissionError, read_submission
     from allocation_pipeline.warehouse.bulk import read_frame
     from allocation_pipeline.warehouse.engine import sql_text
     from allocation_pipeline.warehouse.ledger_store import document_header, submit_run

@@ -48,9 +48,9 @@ class PeriodData:
 
 def read_period(extracts_dir: Path | str, period: str) -> PeriodData:
     """Read and clean one period's extracts with the core, as the pipeline's assets do."""
-    from allocation_pipeline.core.cleaning import EXTRACT_SPECS, clean_extract
-    from allocation_pipeline.core.drivers import compute_driver_values
-    from allocation_pipeline.core.extracts import read_extract
+    from allocation_pipeline.core.ingestion.cleaning import EXTRACT_SPECS, clean_extract
+    from allocation_pipeline.core.allocation.drivers import compute_driver_values
+    from allocation_pipeline.core.ingestion.extracts import read_extract
 
     quarantined: dict[str, int] = {}
 
@@ -72,11 +72,11 @@ def read_period(extracts_dir: Path | str, period: str) -> PeriodData:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from allocation_pipeline.core.allocation import AllocationError, allocate_period, gl_balances
-    from allocation_pipeline.core.drivers import DriverError
-    from allocation_pipeline.core.extracts import ExtractError
-    from allocation_pipeline.core.methods import MethodError
-    from allocation_pipeline.core.rules import RulesError, load_rules
+    from allocation_pipeline.core.allocation.allocate import AllocationError, allocate_period, gl_balances
+    from allocation_pipeline.core.allocation.drivers import DriverError
+    from allocation_pipeline.core.ingestion.extracts import ExtractError
+    from allocation_pipeline.core.allocation.methods import MethodError
+    from allocation_pipeline.core.allocation.rules import RulesError, load_rules
 
     period = args.period
     if not PERIOD_RE.fullmatch(period):
@@ -163,7 +163,7 @@ def _text(value) -> str:
 def _documents(rules, gl_lines: pd.DataFrame) -> dict:
     """Source documents of document-linked rules, from the month's GL extract. The preview reads
     no warehouse, so what earlier runs took from a document is not subtracted (said in its output)."""
-    from allocation_pipeline.core.allocation import DocumentSource, document_lines
+    from allocation_pipeline.core.allocation.allocate import DocumentSource, document_lines
 
     documents = {}
     for rule in rules:

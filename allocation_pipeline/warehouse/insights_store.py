@@ -36,7 +36,7 @@ def rule_run_lines(conn: sa.Connection, period: str) -> pd.DataFrame:
 
 
 def gl_balances_of(conn: sa.Connection, period: str) -> pd.DataFrame:
-    """The period's GL balances, summed in the warehouse, shaped as `core.allocation.gl_balances` returns them."""
+    """The period's GL balances, summed in the warehouse, shaped as `core.allocation.allocate.gl_balances` returns them."""
     frame = read_frame(conn, sql_text("select_gl_balances"), {"period": period})
     return frame.astype({"balance_cents": "int64"})
 

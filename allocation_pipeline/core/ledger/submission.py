@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from allocation_pipeline.core.allocation import LINE_COLUMNS
+from allocation_pipeline.core.allocation.allocate import LINE_COLUMNS
 from allocation_pipeline.core.money import decimal_to_cents
 
 REQUIRED = ("role", "account", "cost_center", "debit", "credit")
