@@ -11,14 +11,9 @@ import pandas as pd
 
 from allocation_pipeline.core.allocation.allocate import BALANCE_KEYS, LINE_COLUMNS, RunDraft
 from allocation_pipeline.core.money import format_cents, format_money
-from allocation_pipeline.core.multilevel.solver import (
-    PERCENT_TOLERANCE,
-    ClosedCycleError,
-    MultilevelError,
-    MultilevelResult,
-    MultilevelWarning,
-    solve,
-)
+from allocation_pipeline.core.multilevel.inputs import PERCENT_TOLERANCE
+from allocation_pipeline.core.multilevel.records import ClosedCycleError, MultilevelError, MultilevelResult, MultilevelWarning
+from allocation_pipeline.core.multilevel.solver import solve
 from allocation_pipeline.core.multilevel.config import MultilevelSpec
 
 # The producer name of multi-level runs in `allocation_runs.origin`, apart from the rules' runs.
