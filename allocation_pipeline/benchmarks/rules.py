@@ -47,7 +47,7 @@ def _run(args: argparse.Namespace) -> int:
     from allocation_pipeline.commands.preview import read_period
     from allocation_pipeline.core.allocation.allocate import allocate_period, gl_balances
     from allocation_pipeline.core.allocation.methods import available_methods
-    from allocation_pipeline.sample.company import generate_company
+    from allocation_pipeline.sample.generate import generate_company
 
     with tempfile.TemporaryDirectory(prefix="allocation-rules-benchmark-") as tmp:
         started = time.perf_counter()
