@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from allocation_pipeline.core.sample_company import generate_company
+from allocation_pipeline.sample.generate import generate_company
 
 POSTGRES_URL = os.environ.get("ALLOCATION_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 SAMPLE_PERIOD = "2026-10"

@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from allocation_pipeline.core.allocation import BALANCE_KEYS, allocate_period
-from allocation_pipeline.core.rules import parse_rules
+from allocation_pipeline.core.allocation.allocate import BALANCE_KEYS, allocate_period
+from allocation_pipeline.core.allocation.rules import parse_rules
 
 PERIOD = "2026-10"
 PREVIOUS = "2026-09"

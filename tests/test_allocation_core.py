@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from allocation_pipeline.core.allocation import AllocationError, allocate_period, gl_balances
-from allocation_pipeline.core.drivers import DriverError, compute_driver_values
-from allocation_pipeline.core.methods import MethodError, available_methods, get_method
-from allocation_pipeline.core.rules import RulesError, parse_rules
-from allocation_pipeline.core.validation import RunToValidate, validate_run
+from allocation_pipeline.core.allocation.allocate import AllocationError, allocate_period, gl_balances
+from allocation_pipeline.core.allocation.drivers import DriverError, compute_driver_values
+from allocation_pipeline.core.allocation.methods import MethodError, available_methods, get_method
+from allocation_pipeline.core.allocation.rules import RulesError, parse_rules
+from allocation_pipeline.core.ledger.validation import RunToValidate, validate_run
 
 ENTITIES = pd.DataFrame({"entity": ["EE"], "name": ["EE Ltd"], "currency": ["EUR"]})
 COST_CENTERS = pd.DataFrame(

@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from allocation_pipeline.core.cleaning import EXTRACT_SPECS, clean_extract
-from allocation_pipeline.core.extracts import ExtractError, read_extract
+from allocation_pipeline.core.ingestion.cleaning import EXTRACT_SPECS, clean_extract
+from allocation_pipeline.core.ingestion.extracts import ExtractError, read_extract
 
 GL_HEADER = "entity,document_id,document_type,line,posting_date,account,cost_center,product,region,debit,credit,currency,description"
 REFERENCES = {"entity": {"EE"}, "account": {"60002", "2000"}, "cost center": {"EE-ENG", "EE-IT"}}

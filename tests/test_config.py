@@ -14,9 +14,9 @@ from pydantic import Field
 from allocation_pipeline.config.fields import ConfigModel, text
 from allocation_pipeline.core.insights.config import InsightsConfigError, load_insights
 from allocation_pipeline.core.insights.whatif import ScenarioError, load_scenario
-from allocation_pipeline.core.methods import AllocationMethod, MethodError, MethodResult, available_methods, get_method
-from allocation_pipeline.core.multilevel_config import MultilevelConfigError, load_multilevel
-from allocation_pipeline.core.rules import RulesError, load_rules, parse_rules
+from allocation_pipeline.core.allocation.methods import AllocationMethod, MethodError, MethodResult, available_methods, get_method
+from allocation_pipeline.core.multilevel.config import MultilevelConfigError, load_multilevel
+from allocation_pipeline.core.allocation.rules import RulesError, load_rules, parse_rules
 
 RULES = """\
 version: 1

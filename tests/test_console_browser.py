@@ -143,7 +143,7 @@ def test_the_period_pages_runs_filters_work_in_the_console(console_url, browser,
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select, WebDriverWait
 
-    from allocation_pipeline.core.submission import read_submission
+    from allocation_pipeline.core.ledger.submission import read_submission
     from allocation_pipeline.warehouse import ledger_store
     from allocation_pipeline.warehouse.engine import make_engine
 

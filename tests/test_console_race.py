@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 import dagster as dg
 from allocation_pipeline.console.app import Settings, create_app
-from allocation_pipeline.core.ledger import LifecycleError, check_transition
+from allocation_pipeline.core.ledger.lifecycle import LifecycleError, check_transition
 from allocation_pipeline.defs.definitions import build_definitions
 from allocation_pipeline.warehouse import ledger_store, people_store
 from tests.conftest import SAMPLE_PARTITION, pipeline_resources

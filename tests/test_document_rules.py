@@ -8,8 +8,8 @@ import pytest
 import yaml
 
 import dagster as dg
-from allocation_pipeline.core.allocation import AllocationError, DocumentSource, allocate_period, gl_balances
-from allocation_pipeline.core.rules import RulesError, parse_rules
+from allocation_pipeline.core.allocation.allocate import AllocationError, DocumentSource, allocate_period, gl_balances
+from allocation_pipeline.core.allocation.rules import RulesError, parse_rules
 from allocation_pipeline.defs.definitions import build_definitions
 from allocation_pipeline.reporting import run_failures
 from tests.conftest import SAMPLE_PARTITION, pipeline_resources

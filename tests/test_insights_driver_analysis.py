@@ -17,7 +17,7 @@ import pytest
 
 from allocation_pipeline.core.insights.config import shift_period
 from allocation_pipeline.core.insights.driver_analysis import STATUS_INSUFFICIENT, STATUS_OK, analyse_drivers, key_fit_by_period
-from allocation_pipeline.core.rules import parse_rules
+from allocation_pipeline.core.allocation.rules import parse_rules
 
 TOLERANCE_POINTS = 5
 PLANTED = {"cloud_spend": 50, "app_licences": 30, "it_tickets": 20}

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from allocation_pipeline.core.allocation import BALANCE_KEYS
+from allocation_pipeline.core.allocation.allocate import BALANCE_KEYS
 from allocation_pipeline.core.insights.anomalies import Flag
 from allocation_pipeline.core.insights.config import parse_insights
 from allocation_pipeline.core.insights.narrative import narratives, period_narrative, rule_narrative

@@ -20,8 +20,9 @@ import pandas as pd
 import pytest
 
 from allocation_pipeline import cli
-from allocation_pipeline.core import sample_company as sc
-from allocation_pipeline.core.rules import load_rules
+from allocation_pipeline.sample import company as sc
+from allocation_pipeline.sample.generate import generate_company
+from allocation_pipeline.core.allocation.rules import load_rules
 
 PERIOD = "2026-10"
 
@@ -29,7 +30,7 @@ PERIOD = "2026-10"
 @pytest.fixture(scope="module")
 def company_template(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("seed000")
-    sc.generate_company(root, periods=12, end_period=PERIOD, gl_lines_per_period=1_000)
+    generate_company(root, periods=12, end_period=PERIOD, gl_lines_per_period=1_000)
     return root
 
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from allocation_pipeline.core.allocation import allocate_period
+from allocation_pipeline.core.allocation.allocate import allocate_period
 from allocation_pipeline.core.insights.whatif import PeriodInputs, ScenarioError, load_scenario, parse_scenario, run_scenario
-from allocation_pipeline.core.rules import parse_rules
+from allocation_pipeline.core.allocation.rules import parse_rules
 from tests import insights_world as world
 
 HEADCOUNT_RULE = {

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 import dagster as dg
 from allocation_pipeline import cli
-from allocation_pipeline.core.ledger import TRANSITIONS, LifecycleError, check_transition
+from allocation_pipeline.core.ledger.lifecycle import TRANSITIONS, LifecycleError, check_transition
 from allocation_pipeline.defs.definitions import build_definitions
 from allocation_pipeline.defs.ledger.actions import approve_run_job, approved_runs_sensor, reject_run_job, void_run_job
 from allocation_pipeline.defs.resources import WarehouseResource
@@ -297,8 +297,8 @@ def test_two_writers_approving_the_same_run_approve_it_once(ledger, capsys):
 
 
 def test_concurrent_submissions_get_distinct_run_ids(ledger):
-    from allocation_pipeline.core.allocation import RunDraft
-    from allocation_pipeline.core.submission import read_submission
+    from allocation_pipeline.core.allocation.allocate import RunDraft
+    from allocation_pipeline.core.ledger.submission import read_submission
 
     lines = read_submission(ledger.file("s.csv", SLACK)).lines
     accounts = ledger.query("SELECT account, active FROM dim_accounts")

@@ -31,7 +31,7 @@ from mcp import Client, StdioServerParameters
 import dagster as dg
 from allocation_pipeline import cli
 from allocation_pipeline.agents.server import AgentIdentityError, build_server
-from allocation_pipeline.core.people import FourEyesError
+from allocation_pipeline.core.ledger.people import FourEyesError
 from allocation_pipeline.defs.definitions import build_definitions
 from allocation_pipeline.warehouse import ledger_store, people_store
 from allocation_pipeline.warehouse.engine import ensure_schema, make_engine

@@ -17,9 +17,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from allocation_pipeline.core.allocation import AllocationError, allocate_period, gl_balances
-from allocation_pipeline.core.methods import BUILTIN_METHODS, MethodError, available_methods, get_method
-from allocation_pipeline.core.rules import RulesError, load_rules, parse_rules
+from allocation_pipeline.core.allocation.allocate import AllocationError, allocate_period, gl_balances
+from allocation_pipeline.core.allocation.methods import BUILTIN_METHODS, MethodError, available_methods, get_method
+from allocation_pipeline.core.allocation.rules import RulesError, load_rules, parse_rules
 
 PLUGIN_MODULE = "tiny_allocation_plugin"
 PLUGIN_SOURCE = '''
@@ -28,7 +28,7 @@ PLUGIN_SOURCE = '''
 import numpy as np
 import pandas as pd
 
-from allocation_pipeline.core.methods import AllocationMethod, MethodResult, ZeroDriverError, driver_array
+from allocation_pipeline.core.allocation.methods import AllocationMethod, MethodResult, ZeroDriverError, driver_array
 
 
 class SquareDriver(AllocationMethod):
@@ -140,7 +140,7 @@ def test_without_plugins_the_registry_holds_the_builtins_only():
 
 def test_a_plugin_cannot_replace_a_builtin(plugin_site):
     plugin_site({"even_split": f"{PLUGIN_MODULE}:SquareDriver"})
-    assert type(available_methods()["even_split"]).__module__ == "allocation_pipeline.core.methods"
+    assert type(available_methods()["even_split"]).__module__ == "allocation_pipeline.core.allocation.methods"
 
 
 @pytest.mark.parametrize(

@@ -11,9 +11,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from allocation_pipeline.core.allocation import AllocationError, allocate_period, gl_balances, resolve_targets
-from allocation_pipeline.core.methods import MethodError, available_methods, get_method
-from allocation_pipeline.core.rules import RulesError, load_rules, parse_rules
+from allocation_pipeline.core.allocation.allocate import AllocationError, allocate_period, gl_balances, resolve_targets
+from allocation_pipeline.core.allocation.methods import MethodError, available_methods, get_method
+from allocation_pipeline.core.allocation.rules import RulesError, load_rules, parse_rules
 
 PERIOD = "2026-10"
 ENTITIES = pd.DataFrame({"entity": ["EE", "US"], "name": ["EE Ltd", "US Inc"], "currency": ["EUR", "USD"]})

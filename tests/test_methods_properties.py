@@ -16,9 +16,9 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from allocation_pipeline.core.allocation import AllocationError, allocate_period, gl_balances
-from allocation_pipeline.core.methods import available_methods
-from allocation_pipeline.core.rules import parse_rules
+from allocation_pipeline.core.allocation.allocate import AllocationError, allocate_period, gl_balances
+from allocation_pipeline.core.allocation.methods import available_methods
+from allocation_pipeline.core.allocation.rules import parse_rules
 
 SETTINGS = settings(max_examples=int(os.environ.get("ALLOCATION_PROPERTY_EXAMPLES", "150")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 PERIOD = "2026-10"

@@ -1,4 +1,4 @@
-"""The multi-level solver's core (`allocation_pipeline.core.multilevel`): the seed's worked chain,
+"""The multi-level solver (`core.multilevel`: `solver.solve` and its parts): the seed's worked chain,
 hand-solved textbook cases for reciprocal / step-down / direct / iterative, input validation,
 closed cycles, conditioning warnings, cent-exact rounding and origin tracing checked against a
 dense reference solve. Pure functions on literal frames: no files, no CLI (see
@@ -14,9 +14,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import allocation_pipeline.core.multilevel as core
 from allocation_pipeline.core.money import largest_remainder
-from allocation_pipeline.multilevel import ClosedCycleError, MultilevelError, MultilevelWarning, solve
+from allocation_pipeline.core.multilevel import factorize, rounding
+from allocation_pipeline.core.multilevel.records import ClosedCycleError, MultilevelError, MultilevelWarning
+from allocation_pipeline.core.multilevel.solver import solve
 
 
 def frame(rows):
@@ -254,7 +255,7 @@ def test_reciprocal_matches_dense_solve_with_origins(seed):
 
 @pytest.mark.parametrize("dense_limit", [4000, 8])
 def test_big_cycle_dense_lu_and_krylov_paths(monkeypatch, dense_limit):
-    monkeypatch.setattr(core, "DENSE_COMPONENT", dense_limit)
+    monkeypatch.setattr(factorize, "DENSE_COMPONENT", dense_limit)
     n = 40  # one ring of 40 (over SMALL_COMPONENT) plus a second ring edge, each keeps 5-25%
     names = [f"R{i:02d}" for i in range(n)]
     rows = [(names[i], names[(i + 1) % n], 50) for i in range(n)] + [(names[i], names[(i + 7) % n], 30) for i in range(n)]
@@ -351,14 +352,14 @@ def test_grouped_rounding_is_largest_remainder_per_group():
     starts = np.r_[0, np.cumsum(sizes)[:-1]]
     weights = rng.integers(1, 1000, sizes.sum()).astype(float)
     totals = rng.integers(-100_000, 100_000, sizes.size)
-    got = core._largest_remainder_groups(starts, totals, weights)
+    got = rounding.largest_remainder_groups(starts, totals, weights)
     for g, (lo, size) in enumerate(zip(starts, sizes)):
         assert got[lo : lo + size].tolist() == largest_remainder(int(totals[g]), weights[lo : lo + size]).tolist()
 
 
 def test_split_cents_handles_signs_and_zero_totals():
-    assert core._split_cents(0, np.array([0.0, 0.0])).tolist() == [0, 0]
-    out = core._split_cents(-5, np.array([10.4, -15.4]))
+    assert rounding.split_cents(0, np.array([0.0, 0.0])).tolist() == [0, 0]
+    out = rounding.split_cents(-5, np.array([10.4, -15.4]))
     assert out.sum() == -5 and out[0] > 0 > out[1]
-    rows = core._split_cents_rows(np.array([0, 2, 2, 5]), np.array([3, 0, -7]), np.array([1.5, 1.5, -2.2, -2.2, -2.6]))
+    rows = rounding.split_cents_rows(np.array([0, 2, 2, 5]), np.array([3, 0, -7]), np.array([1.5, 1.5, -2.2, -2.2, -2.6]))
     assert rows.tolist() == [2, 1, -2, -2, -3]

@@ -1,4 +1,4 @@
-"""`allocation multilevel` and the file layer under it (`core.multilevel_files`): CSV in, CSV out,
+"""`allocation multilevel` and the file layer under it (`core.multilevel.files`): CSV in, CSV out,
 exact two-place amounts, and bad files reported by file, data row and problem with exit status 2.
 Also a smoke run of the `benchmark multilevel` parser on tiny sizes (its numbers are not checked).
 Does not cover the solver's mathematics (test_multilevel.py) nor Dagster or the warehouse.
@@ -13,7 +13,7 @@ import pytest
 
 from allocation_pipeline.benchmarks import multilevel as benchmark
 from allocation_pipeline.cli import main
-from allocation_pipeline.multilevel import MultilevelFileError, read_costs, solve_files
+from allocation_pipeline.core.multilevel.files import MultilevelFileError, read_costs, solve_files
 
 COSTS = "cost_center,amount\nCC1,1000000\nCC5,800000\nCC10,900000\nCC11,650000\nCC12,1200000.00\nCC9,1641000\n"
 MATRIX = (

@@ -13,7 +13,8 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from allocation_pipeline.multilevel import ClosedCycleError, MultilevelError, MultilevelWarning, solve
+from allocation_pipeline.core.multilevel.records import ClosedCycleError, MultilevelError, MultilevelWarning
+from allocation_pipeline.core.multilevel.solver import solve
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

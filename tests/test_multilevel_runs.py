@@ -12,15 +12,15 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from allocation_pipeline.core.allocation import gl_balances
-from allocation_pipeline.core.multilevel_config import MultilevelConfigError, parse_multilevel
-from allocation_pipeline.core.multilevel_runs import (
+from allocation_pipeline.core.allocation.allocate import gl_balances
+from allocation_pipeline.core.multilevel.config import MultilevelConfigError, parse_multilevel
+from allocation_pipeline.core.multilevel.runs import (
     MultilevelRunError,
     allocate_multilevel,
     balances_after_runs,
     origin_table,
 )
-from allocation_pipeline.core.validation import RunToValidate, validate_run
+from allocation_pipeline.core.ledger.validation import RunToValidate, validate_run
 
 PERIOD = "2026-10"
 ENTRY = {

@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from allocation_pipeline import cli
-from allocation_pipeline.core.people import ROLES, FourEyesError, PermissionDenied, allowed, check_four_eyes, require
+from allocation_pipeline.core.ledger.people import ROLES, FourEyesError, PermissionDenied, allowed, check_four_eyes, require
 from allocation_pipeline.warehouse import people_store
 from allocation_pipeline.warehouse.engine import ensure_schema, make_engine
 
@@ -129,7 +129,7 @@ def test_the_users_command_adds_lists_and_changes_users(duckdb_url, monkeypatch,
 
 
 def test_a_rule_names_its_owner_who_then_prepared_its_runs():
-    from allocation_pipeline.core.rules import RulesError, parse_rules
+    from allocation_pipeline.core.allocation.rules import RulesError, parse_rules
     from tests.test_allocation_core import IT_SPLIT
 
     assert parse_rules({"rules": [{**IT_SPLIT, "owner": "olga"}]}).rules[0].owner == "olga"

@@ -19,7 +19,7 @@ from allocation_pipeline.config.multilevel import check_multilevel
 from allocation_pipeline.config.rules import check_rules
 from allocation_pipeline.config.scenario import check_scenario
 from allocation_pipeline.config.schema import SCHEMA_FILE, SCHEMA_LINE, rules_schema, scenario_schema, schema_text
-from allocation_pipeline.core.methods import BUILTIN_METHODS, available_methods
+from allocation_pipeline.core.allocation.methods import BUILTIN_METHODS, available_methods
 from allocation_pipeline.settings import PROJECT_ROOT
 
 SAMPLE = PROJECT_ROOT / "allocation_pipeline" / "sample"

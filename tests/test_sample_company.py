@@ -1,4 +1,4 @@
-"""Tests of the sample-company generator (`allocation_pipeline.core.sample_company`) and its CLI.
+"""Tests of the sample-company generator (`allocation_pipeline.sample`) and its CLI.
 
 Covered: the file layout and summary; byte-identical output for the same arguments; every GL
 document balancing to the cent with one-sided lines and unique keys; the fixed facts the sample
@@ -28,7 +28,8 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 import pytest
 
-from allocation_pipeline.core import sample_company as sc
+from allocation_pipeline.sample import company as sc
+from allocation_pipeline.sample.generate import GenerationSummary, generate_company
 
 PERIODS = 3
 END = "2026-10"
@@ -37,14 +38,14 @@ LINES = 4_000
 CLOSED = 1
 
 
-def _generate(out: Path, **overrides) -> sc.GenerationSummary:
+def _generate(out: Path, **overrides) -> GenerationSummary:
     args = dict(seed=11, periods=PERIODS, end_period=END, closed_periods=CLOSED, gl_lines_per_period=LINES, file_format="csv")
     args.update(overrides)
-    return sc.generate_company(out, **args)
+    return generate_company(out, **args)
 
 
 @pytest.fixture(scope="module")
-def company(tmp_path_factory) -> tuple[Path, sc.GenerationSummary]:
+def company(tmp_path_factory) -> tuple[Path, GenerationSummary]:
     out = tmp_path_factory.mktemp("company_csv")
     return out, _generate(out)
 
@@ -474,8 +475,8 @@ def test_bad_arguments_are_refused_before_writing(tmp_path, overrides, message):
     assert not (tmp_path / "out").exists()
 
 
-def test_core_module_imports_neither_dagster_nor_sqlalchemy():
-    code = "import sys, allocation_pipeline.core.sample_company; print(sorted({'dagster', 'sqlalchemy'} & set(sys.modules)))"
+def test_generator_imports_neither_dagster_nor_sqlalchemy():
+    code = "import sys, allocation_pipeline.sample.generate; print(sorted({'dagster', 'sqlalchemy'} & set(sys.modules)))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
 
@@ -485,8 +486,8 @@ def test_core_module_imports_neither_dagster_nor_sqlalchemy():
 
 @pytest.mark.parametrize("file_format", ["csv", "parquet"])
 def test_project_cleaner_quarantines_nothing(tmp_path, file_format):
-    from allocation_pipeline.core import cleaning
-    from allocation_pipeline.core import extracts as extracts_module
+    from allocation_pipeline.core.ingestion import cleaning
+    from allocation_pipeline.core.ingestion import extracts as extracts_module
 
     _generate(tmp_path, periods=1, gl_lines_per_period=1_500, file_format=file_format)
     for name, spec in cleaning.EXTRACT_SPECS.items():

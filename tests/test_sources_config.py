@@ -11,7 +11,7 @@ import sqlalchemy as sa
 import yaml
 
 from allocation_pipeline import settings
-from allocation_pipeline.core.cleaning import EXTRACT_SPECS, clean_extract
+from allocation_pipeline.core.ingestion.cleaning import EXTRACT_SPECS, clean_extract
 from allocation_pipeline.core.sources.config import ExcelSource, FocusSource, SourcesError, SqlSource, load_sources, parse_sources
 from allocation_pipeline.core.sources.reader import read_sourced_extract
 from allocation_pipeline.defs.sources.resources import SourcesResource, sources_resource

@@ -8,7 +8,7 @@ import datetime as dt
 
 import pytest
 
-from allocation_pipeline.core.cleaning import EXTRACT_SPECS, clean_extract
+from allocation_pipeline.core.ingestion.cleaning import EXTRACT_SPECS, clean_extract
 from allocation_pipeline.core.sources.config import SourcesError, parse_sources
 from allocation_pipeline.core.sources.reader import name_places, read_sourced_extract
 from tests.sources_files import write_workbook

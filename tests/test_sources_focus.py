@@ -9,7 +9,7 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from allocation_pipeline.core.cleaning import EXTRACT_SPECS, clean_extract
+from allocation_pipeline.core.ingestion.cleaning import EXTRACT_SPECS, clean_extract
 from allocation_pipeline.core.sources.config import SourcesError, parse_sources
 from allocation_pipeline.core.sources.focus import FOCUS_COLUMNS, read_focus
 from allocation_pipeline.core.sources.reader import read_sourced_extract

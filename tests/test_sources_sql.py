@@ -10,7 +10,7 @@ import ibis
 import pytest
 import sqlalchemy as sa
 
-from allocation_pipeline.core.cleaning import EXTRACT_SPECS, clean_extract
+from allocation_pipeline.core.ingestion.cleaning import EXTRACT_SPECS, clean_extract
 from allocation_pipeline.core.sources.config import SourcesError, SqlSource, parse_sources
 from allocation_pipeline.core.sources.reader import read_sourced_extract
 from allocation_pipeline.core.sources.sql import connect, copy_into, raw_table

@@ -10,8 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from allocation_pipeline.core.ledger import STATUSES
-from allocation_pipeline.core.rules import RUN_TYPES
+from allocation_pipeline.core.ledger.lifecycle import STATUSES
+from allocation_pipeline.core.allocation.rules import RUN_TYPES
 
 # Hard bounds on what one call returns or takes; a caller pages through the rest.
 MAX_RUNS_PAGE = 200

@@ -84,7 +84,7 @@ class AgentIdentityError(ValueError):
 def check_agent(conn: sa.Connection, name: str) -> None:
     """Refuse unless `name` is an active user with exactly the role preparer: an agent submits
     and previews, and a role that may approve, post or void is refused even though it could submit."""
-    from allocation_pipeline.core.people import PermissionDenied, require
+    from allocation_pipeline.core.ledger.people import PermissionDenied, require
     from allocation_pipeline.warehouse.people_store import get_user
 
     user = get_user(conn, name)
@@ -128,8 +128,8 @@ def user_errors():
     from allocation_pipeline.cli import CommandError
     from allocation_pipeline.commands.preview import PreviewError
     from allocation_pipeline.core.insights.whatif import ScenarioError
-    from allocation_pipeline.core.ledger import LifecycleError
-    from allocation_pipeline.core.people import PermissionDenied
+    from allocation_pipeline.core.ledger.lifecycle import LifecycleError
+    from allocation_pipeline.core.ledger.people import PermissionDenied
     from allocation_pipeline.warehouse.engine import WarehouseError
     from allocation_pipeline.warehouse.ledger_store import PostingError, RunNotFound
 
@@ -482,7 +482,7 @@ def _register_tools(server: MCPServer, ledger: Ledger, agent: str, rules: str | 
         its accounts and unallocated balances. Every problem is returned at once and nothing is written; an
         accepted run is `calculated`, recorded in its history as submitted by this server's identity, and
         waits for a human approver (never this identity)."""
-        from allocation_pipeline.core.submission import SubmissionError, parse_submission
+        from allocation_pipeline.core.ledger.submission import SubmissionError, parse_submission
         from allocation_pipeline.warehouse.ledger_store import get_run, submit_submission
 
         document = {
@@ -569,8 +569,8 @@ def _parameter_help(method) -> dict[str, str]:
 def method_catalogue() -> list[dict[str, Any]]:
     """Every allocation method (built-in and plugin) with its parameters, the composition of several
     dimensions, and the multi-level methods."""
-    from allocation_pipeline.core.methods import PRODUCT_OF_SHARES, available_methods
-    from allocation_pipeline.core.multilevel_config import METHODS as MULTILEVEL_METHODS
+    from allocation_pipeline.core.allocation.methods import PRODUCT_OF_SHARES, available_methods
+    from allocation_pipeline.core.multilevel.config import METHODS as MULTILEVEL_METHODS
 
     catalogue = []
     for name, method in available_methods().items():
@@ -596,7 +596,7 @@ def method_catalogue() -> list[dict[str, Any]]:
 
 
 def submission_format_text() -> str:
-    from allocation_pipeline.core import submission
+    from allocation_pipeline.core.ledger import submission
 
     schema = json.dumps(s.SubmittedLine.model_json_schema(), indent=2)
     return f"""# Submitting a run's lines

@@ -8,7 +8,7 @@ from pathlib import Path
 def one_period_company(root: Path, *, seed: int, period: str, gl_lines: int, file_format: str, warehouse_url: str | None):
     """A one-month sample company under `root` and the resources that point the pipeline at it
     (a DuckDB file under `root` unless `warehouse_url` is given): (generation summary, resources)."""
-    from allocation_pipeline.core.sample_company import generate_company
+    from allocation_pipeline.sample.generate import generate_company
     from allocation_pipeline.defs.resources import ExtractsResource, RulesResource, WarehouseResource
     from allocation_pipeline.defs.sources.resources import SourcesResource
 

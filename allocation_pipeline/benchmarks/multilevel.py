@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 import scipy
 
-from allocation_pipeline.core.multilevel import MultilevelWarning, solve
+from allocation_pipeline.core.multilevel.records import MultilevelWarning
+from allocation_pipeline.core.multilevel.solver import solve
 
 # --- generated inputs --------------------------------------------------------------------------------
 

@@ -45,9 +45,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     from allocation_pipeline.commands.preview import read_period
-    from allocation_pipeline.core.allocation import allocate_period, gl_balances
-    from allocation_pipeline.core.methods import available_methods
-    from allocation_pipeline.core.sample_company import generate_company
+    from allocation_pipeline.core.allocation.allocate import allocate_period, gl_balances
+    from allocation_pipeline.core.allocation.methods import available_methods
+    from allocation_pipeline.sample.generate import generate_company
 
     with tempfile.TemporaryDirectory(prefix="allocation-rules-benchmark-") as tmp:
         started = time.perf_counter()
@@ -111,8 +111,8 @@ def generate_rules(count: int, cost_centers: pd.DataFrame, balances: pd.DataFram
     Roughly one rule in eight pools what earlier rules debited to operating cost centers
     (account 69000) and passes it on to products x regions, so later rules depend on earlier runs.
     """
-    from allocation_pipeline.core.rules import parse_rules
-    from allocation_pipeline.core.sample_company import PRODUCT_IDS
+    from allocation_pipeline.core.allocation.rules import parse_rules
+    from allocation_pipeline.sample.company import PRODUCT_IDS
 
     rng = np.random.default_rng(seed)
     active = cost_centers[cost_centers["active"].astype(bool)]

@@ -7,7 +7,8 @@ import time
 from pathlib import Path
 
 from allocation_pipeline.cli import CommandError
-from allocation_pipeline.core import sample_company as sc
+from allocation_pipeline.sample import company as sc
+from allocation_pipeline.sample.generate import generate_company
 
 # When --closed-periods is not given, the latest months stay open so a fresh sample can be run
 # and posted: 9 of the default 12 months are closed, and never more than periods - 3.
@@ -77,7 +78,7 @@ def _run(args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     try:
-        summary = sc.generate_company(
+        summary = generate_company(
             out,
             seed=args.seed,
             periods=args.periods,

@@ -203,8 +203,8 @@ def load_rules_and_insights(rules: str | None = None):
     """The rules file (default from the settings): its path, parsed document, RuleSet and
     InsightsConfig. User errors raise CommandError."""
     from allocation_pipeline.core.insights.config import InsightsConfigError, parse_insights
-    from allocation_pipeline.core.methods import MethodError
-    from allocation_pipeline.core.rules import RulesError, parse_rules
+    from allocation_pipeline.core.allocation.methods import MethodError
+    from allocation_pipeline.core.allocation.rules import RulesError, parse_rules
 
     rules_path = rules or settings.rules_file()
     document = _rules_document(rules_path)
@@ -235,7 +235,7 @@ def rule_of_pool(pool_id: str, rules: str | None = None):
 
 
 def _methods():
-    from allocation_pipeline.core.methods import available_methods
+    from allocation_pipeline.core.allocation.methods import available_methods
 
     return available_methods()
 
@@ -262,10 +262,10 @@ def _read_extracts(extracts: str, period: str, document: dict, config=None):
     """The period's inputs cleaned as the pipeline cleans them (quarantined rows left out), and,
     with an insights `config`, the driver values of its analysis window (hours only when a pool
     names them: timesheets are one file per month)."""
-    from allocation_pipeline.core.allocation import gl_balances
-    from allocation_pipeline.core.cleaning import EXTRACT_SPECS, clean_extract
-    from allocation_pipeline.core.drivers import DriverError, compute_driver_values
-    from allocation_pipeline.core.extracts import ExtractError, read_extract
+    from allocation_pipeline.core.allocation.allocate import gl_balances
+    from allocation_pipeline.core.ingestion.cleaning import EXTRACT_SPECS, clean_extract
+    from allocation_pipeline.core.allocation.drivers import DriverError, compute_driver_values
+    from allocation_pipeline.core.ingestion.extracts import ExtractError, read_extract
     from allocation_pipeline.core.insights.config import shift_period
     from allocation_pipeline.core.insights.whatif import PeriodInputs
 

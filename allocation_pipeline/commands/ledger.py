@@ -9,8 +9,8 @@ from contextlib import contextmanager
 
 from allocation_pipeline import settings
 from allocation_pipeline.cli import CommandError
-from allocation_pipeline.core.rules import RUN_TYPES
-from allocation_pipeline.core.ledger import STATUSES
+from allocation_pipeline.core.allocation.rules import RUN_TYPES
+from allocation_pipeline.core.ledger.lifecycle import STATUSES
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -68,7 +68,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 @contextmanager
 def _transaction():
     """One warehouse transaction; ledger and lifecycle errors become clear command errors."""
-    from allocation_pipeline.core.ledger import LifecycleError
+    from allocation_pipeline.core.ledger.lifecycle import LifecycleError
     from allocation_pipeline.warehouse.engine import WarehouseError, ensure_schema, make_engine
     from allocation_pipeline.warehouse.ledger_store import PostingError, RunNotFound
 
@@ -86,7 +86,7 @@ def _transaction():
 def _who(args) -> str:
     """The person acting: --by, else the operating-system user. The four-eyes rule compares it
     with who prepared the run, so the pipeline's own names are refused here."""
-    from allocation_pipeline.core.people import is_system_actor
+    from allocation_pipeline.core.ledger.people import is_system_actor
 
     if args.by:
         if is_system_actor(args.by):
@@ -100,7 +100,7 @@ def _who(args) -> str:
 
 def _submit(args) -> int:
     from allocation_pipeline.core.money import format_money
-    from allocation_pipeline.core.submission import SubmissionError, read_submission
+    from allocation_pipeline.core.ledger.submission import SubmissionError, read_submission
     from allocation_pipeline.warehouse.ledger_store import submit_submission
 
     try:

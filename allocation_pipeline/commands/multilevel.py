@@ -8,8 +8,9 @@ import warnings
 
 from allocation_pipeline.cli import CommandError
 from allocation_pipeline.core.money import format_money
-from allocation_pipeline.core.multilevel import METHODS, MultilevelError, MultilevelWarning
-from allocation_pipeline.core.multilevel_files import origin_frame, result_frame, solve_files, write_csv
+from allocation_pipeline.core.multilevel.records import MultilevelError, MultilevelWarning
+from allocation_pipeline.core.multilevel.solver import METHODS
+from allocation_pipeline.core.multilevel.files import origin_frame, result_frame, solve_files, write_csv
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

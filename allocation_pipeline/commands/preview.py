@@ -13,9 +13,9 @@ import pandas as pd
 
 from allocation_pipeline import settings
 from allocation_pipeline.cli import CommandError
-from allocation_pipeline.core.allocation import RunDraft
+from allocation_pipeline.core.allocation.allocate import RunDraft
 from allocation_pipeline.core.money import format_money
-from allocation_pipeline.core.rules import Rule
+from allocation_pipeline.core.allocation.rules import Rule
 
 PERIOD_RE = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 
@@ -66,9 +66,9 @@ class PeriodData:
 
 def read_period(extracts_dir: Path | str, period: str) -> PeriodData:
     """Read and clean one period's extracts with the core, as the pipeline's assets do."""
-    from allocation_pipeline.core.cleaning import EXTRACT_SPECS, clean_extract
-    from allocation_pipeline.core.drivers import compute_driver_values
-    from allocation_pipeline.core.extracts import read_extract
+    from allocation_pipeline.core.ingestion.cleaning import EXTRACT_SPECS, clean_extract
+    from allocation_pipeline.core.allocation.drivers import compute_driver_values
+    from allocation_pipeline.core.ingestion.extracts import read_extract
 
     quarantined: dict[str, int] = {}
 
@@ -123,11 +123,11 @@ def preview_rule(
     With `method` (and its `parameters`) the rule is previewed with that method instead of its
     own (a recommended key, say); `rule_id` may then also name an insights pool that no rule
     allocates yet, previewed as the rule its proposal describes."""
-    from allocation_pipeline.core.allocation import AllocationError, allocate_period, gl_balances
-    from allocation_pipeline.core.drivers import DriverError
-    from allocation_pipeline.core.extracts import ExtractError
-    from allocation_pipeline.core.methods import MethodError
-    from allocation_pipeline.core.rules import RulesError, load_rules
+    from allocation_pipeline.core.allocation.allocate import AllocationError, allocate_period, gl_balances
+    from allocation_pipeline.core.allocation.drivers import DriverError
+    from allocation_pipeline.core.ingestion.extracts import ExtractError
+    from allocation_pipeline.core.allocation.methods import MethodError
+    from allocation_pipeline.core.allocation.rules import RulesError, load_rules
 
     if not PERIOD_RE.fullmatch(period or ""):
         raise PreviewError(f"period {period!r} is not a fiscal month YYYY-MM")
@@ -166,8 +166,8 @@ def _rule_to_preview(rule_set, rule_id: str, rules_path: str, method: str | None
     from dataclasses import replace
 
     from allocation_pipeline.core.insights.config import InsightsConfigError, load_insights, pool_rule
-    from allocation_pipeline.core.methods import MethodError, get_method
-    from allocation_pipeline.core.rules import RulesError
+    from allocation_pipeline.core.allocation.methods import MethodError, get_method
+    from allocation_pipeline.core.allocation.rules import RulesError
 
     if method is None and parameters is not None:
         raise RulesError("parameters are given without a method (--method)")
@@ -260,7 +260,7 @@ def _documents(rules, gl_lines: pd.DataFrame) -> tuple[dict, list[str]]:
     """Source documents of document-linked rules, from the month's GL extract, and a note for
     each. The preview reads no warehouse, so what earlier runs took from a document is not
     subtracted (the note says so)."""
-    from allocation_pipeline.core.allocation import DocumentSource, document_lines
+    from allocation_pipeline.core.allocation.allocate import DocumentSource, document_lines
 
     documents, notes = {}, []
     for rule in rules:

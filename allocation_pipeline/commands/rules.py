@@ -43,8 +43,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _check(args: argparse.Namespace) -> int:
     from allocation_pipeline.config.check import check_rules_file
-    from allocation_pipeline.core.methods import MethodError
-    from allocation_pipeline.core.rules import RulesError
+    from allocation_pipeline.core.allocation.methods import MethodError
+    from allocation_pipeline.core.allocation.rules import RulesError
 
     path = Path(args.file or settings.rules_file())
     extracts = None if args.no_data else (args.extracts or settings.extracts_dir())

@@ -8,7 +8,7 @@ import sys
 
 from allocation_pipeline import settings
 from allocation_pipeline.cli import CommandError
-from allocation_pipeline.core.people import ROLES
+from allocation_pipeline.core.ledger.people import ROLES
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

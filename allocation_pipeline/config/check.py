@@ -13,8 +13,8 @@ from allocation_pipeline.config.multilevel import check_multilevel
 from allocation_pipeline.config.problems import Problem, did_you_mean, locate, read_yaml
 from allocation_pipeline.config.rules import LABELS, SECTIONS, check_rules
 from allocation_pipeline.config.schema import RulesFileModel
-from allocation_pipeline.core.methods import PRODUCT_OF_SHARES, AllocationMethod, available_methods
-from allocation_pipeline.core.rules import RulesError
+from allocation_pipeline.core.allocation.methods import PRODUCT_OF_SHARES, AllocationMethod, available_methods
+from allocation_pipeline.core.allocation.rules import RulesError
 
 # Drivers computed from the headcount and timesheet extracts; usage metrics add the others.
 COMPUTED_DRIVERS = ("headcount", "hours")
@@ -82,7 +82,7 @@ def _pools_without_rules(document: dict) -> list[tuple[tuple, str]]:
 def known_names(extracts_dir: str | Path) -> KnownNames:
     """Cost centers, dimension members and drivers in the extracts' small files (each None when its
     extract is absent, unreadable or too large to be master data)."""
-    from allocation_pipeline.core.extracts import ExtractError, find_extract_files, read_extract
+    from allocation_pipeline.core.ingestion.extracts import ExtractError, find_extract_files, read_extract
 
     root = Path(extracts_dir)
     if not root.is_dir():

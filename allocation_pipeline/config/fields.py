@@ -15,7 +15,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from pydantic_core import PydanticCustomError
 
 from allocation_pipeline.core.money import decimal_to_cents
-from allocation_pipeline.core.schemas import PERIOD_PATTERN
+from allocation_pipeline.core.ingestion.schemas import PERIOD_PATTERN
 from allocation_pipeline.config.problems import show
 
 

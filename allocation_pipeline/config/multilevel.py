@@ -10,10 +10,10 @@ from pydantic import AfterValidator, BeforeValidator, Field, ValidationError, Va
 from allocation_pipeline.config.fields import Account, ConfigModel, Text, hint, invalid, one_of
 from allocation_pipeline.config.problems import Problem, YamlDocument, error_entries, locate
 from allocation_pipeline.config.rules import LABELS, SECTIONS, Approval, Effective, EffectiveModel, SourceModel, to_approval, to_source
-from allocation_pipeline.core.multilevel_config import (
+from allocation_pipeline.core.multilevel.config import (
     DEFAULT_CONDITION_LIMIT, METHODS, SECTION, MultilevelConfig, MultilevelConfigError, MultilevelSpec,
 )
-from allocation_pipeline.core.rules import RUN_TYPES
+from allocation_pipeline.core.allocation.rules import RUN_TYPES
 
 
 def _number_text(value: Any) -> Any:

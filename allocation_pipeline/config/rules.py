@@ -17,9 +17,9 @@ from allocation_pipeline.config.fields import (
     Account, ConfigModel, Money, Name, Period, Text, hint, invalid, one_of, text, unique,
 )
 from allocation_pipeline.config.problems import Problem, YamlDocument, error_entries, locate, show
-from allocation_pipeline.core.methods import PRODUCT_OF_SHARES, AllocationMethod, unknown_method_message
-from allocation_pipeline.core.people import USER_NAME_PATTERN
-from allocation_pipeline.core.rules import (
+from allocation_pipeline.core.allocation.methods import PRODUCT_OF_SHARES, AllocationMethod, unknown_method_message
+from allocation_pipeline.core.ledger.people import USER_NAME_PATTERN
+from allocation_pipeline.core.allocation.rules import (
     APPROVAL_MODES, DIMENSION_SEPARATOR, RUN_TYPES, SOURCE_DIMENSIONS, TARGET_DIMENSIONS,
     AccountRange, ApprovalPolicy, Rule, RuleSet, RulesError, SourceFilter, TargetSpec,
 )

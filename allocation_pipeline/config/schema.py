@@ -14,7 +14,7 @@ from allocation_pipeline.config.insights import InsightsModel
 from allocation_pipeline.config.multilevel import MultilevelModel
 from allocation_pipeline.config.rules import MethodCall, RuleModel
 from allocation_pipeline.config.scenario import ScenarioModel
-from allocation_pipeline.core.methods import PRODUCT_OF_SHARES, AllocationMethod, available_methods, method_names
+from allocation_pipeline.core.allocation.methods import PRODUCT_OF_SHARES, AllocationMethod, available_methods, method_names
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_FILE = "rules.schema.json"

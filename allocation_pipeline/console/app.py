@@ -35,12 +35,12 @@ from allocation_pipeline.console.auth import (
     transaction,
 )
 from allocation_pipeline.console.cells import shown_rows
-from allocation_pipeline.core.ledger import LifecycleError
+from allocation_pipeline.core.ledger.lifecycle import LifecycleError
 from allocation_pipeline.core.money import format_money
-from allocation_pipeline.core.people import ROLES, allowed
+from allocation_pipeline.core.ledger.people import ROLES, allowed
 from allocation_pipeline.core.report.rendering import render, rows
-from allocation_pipeline.core.rules import RUN_TYPES
-from allocation_pipeline.core.submission import SubmissionError, read_submission
+from allocation_pipeline.core.allocation.rules import RUN_TYPES
+from allocation_pipeline.core.ledger.submission import SubmissionError, read_submission
 from allocation_pipeline.warehouse import console_store, ledger_store, people_store
 from allocation_pipeline.warehouse.engine import ensure_schema, make_engine
 
@@ -346,8 +346,8 @@ def create_app(settings: Settings, secret_key: str | None = None) -> FastAPI:
         """The lines a rule would create in a period, through `allocation preview`'s own function:
         read from the extracts and the rules file, written nowhere."""
         from allocation_pipeline.commands.preview import PreviewError, preview_rule
-        from allocation_pipeline.core.methods import MethodError
-        from allocation_pipeline.core.rules import RulesError, load_rules
+        from allocation_pipeline.core.allocation.methods import MethodError
+        from allocation_pipeline.core.allocation.rules import RulesError, load_rules
 
         errors, choices, result = [], [], None
         try:

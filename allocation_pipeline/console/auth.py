@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from fastapi import Depends, Request
 
 from allocation_pipeline import settings as project_settings
-from allocation_pipeline.core.people import PermissionDenied, require
+from allocation_pipeline.core.ledger.people import PermissionDenied, require
 from allocation_pipeline.warehouse.people_store import User, get_user
 
 CSRF_FIELD = "csrf_token"

@@ -7,8 +7,8 @@ import dagster as dg
 import sqlalchemy as sa
 
 from allocation_pipeline import settings
-from allocation_pipeline.core.multilevel_config import MultilevelConfig, load_multilevel
-from allocation_pipeline.core.rules import RuleSet, load_rules
+from allocation_pipeline.core.multilevel.config import MultilevelConfig, load_multilevel
+from allocation_pipeline.core.allocation.rules import RuleSet, load_rules
 from allocation_pipeline.warehouse.engine import ensure_schema, make_engine
 
 _ENGINES: dict[str, sa.Engine] = {}

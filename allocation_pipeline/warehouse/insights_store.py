@@ -11,10 +11,10 @@ from __future__ import annotations
 import pandas as pd
 import sqlalchemy as sa
 
-from allocation_pipeline.core.allocation import pool_balances
+from allocation_pipeline.core.allocation.allocate import pool_balances
 from allocation_pipeline.core.insights.anomalies import FLAG_COLUMNS, Flag, flags_frame, flags_from_frame
 from allocation_pipeline.core.insights.whatif import ScenarioResult
-from allocation_pipeline.core.rules import Rule
+from allocation_pipeline.core.allocation.rules import Rule
 from allocation_pipeline.warehouse.bulk import read_frame, replace_rows
 from allocation_pipeline.warehouse.engine import sql_text
 from allocation_pipeline.warehouse.ledger_store import PIPELINE
@@ -38,7 +38,7 @@ def rule_run_lines(conn: sa.Connection, period: str) -> pd.DataFrame:
 
 
 def gl_balances_of(conn: sa.Connection, period: str) -> pd.DataFrame:
-    """The period's GL balances, summed in the warehouse, shaped as `core.allocation.gl_balances` returns them."""
+    """The period's GL balances, summed in the warehouse, shaped as `core.allocation.allocate.gl_balances` returns them."""
     frame = read_frame(conn, sql_text("select_gl_balances"), {"period": period})
     return frame.astype({"balance_cents": "int64"})
 

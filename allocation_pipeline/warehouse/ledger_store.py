@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 import pandas as pd
 import sqlalchemy as sa
 
-from allocation_pipeline.core.allocation import RunDraft
-from allocation_pipeline.core.ledger import LifecycleError, check_transition, journal_lines, transaction_type
-from allocation_pipeline.core.rules import RUN_TYPES
-from allocation_pipeline.core.schemas import PERIOD_PATTERN
-from allocation_pipeline.core.submission import Submission, SubmissionError
+from allocation_pipeline.core.allocation.allocate import RunDraft
+from allocation_pipeline.core.ledger.lifecycle import LifecycleError, check_transition, journal_lines, transaction_type
+from allocation_pipeline.core.allocation.rules import RUN_TYPES
+from allocation_pipeline.core.ingestion.schemas import PERIOD_PATTERN
+from allocation_pipeline.core.ledger.submission import Submission, SubmissionError
 from allocation_pipeline.core.money import cents_to_decimal, format_money
-from allocation_pipeline.core.validation import (
+from allocation_pipeline.core.ledger.validation import (
     SUBMITTED_TOLERANCE_CENTS,
     DocumentContext,
     RunToValidate,
@@ -445,7 +445,7 @@ def document_source(conn: sa.Connection, document_id: str, period: str, gl_lines
     """A DocumentSource for a document-linked rule of `period`: the document's lines in that
     month's GL, and what runs other than the pipeline's of that month took from each account.
     None when the month's GL does not hold the document (the rule runs in the month that does)."""
-    from allocation_pipeline.core.allocation import DocumentSource, document_lines
+    from allocation_pipeline.core.allocation.allocate import DocumentSource, document_lines
 
     lines = document_lines(gl_lines, document_id)
     if lines is None:

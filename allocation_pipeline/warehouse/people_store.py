@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from allocation_pipeline.core.people import check_four_eyes, check_role, check_user_name
+from allocation_pipeline.core.ledger.people import check_four_eyes, check_role, check_user_name
 from allocation_pipeline.warehouse.bulk import read_frame
 from allocation_pipeline.warehouse.engine import sql_text
 

@@ -23,13 +23,13 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from allocation_pipeline.core.allocation import RunDraft
+from allocation_pipeline.core.allocation.allocate import RunDraft
 from allocation_pipeline.core.insights.changes import driver_table, explain_change, method_label, object_key, rule_drivers
 from allocation_pipeline.core.insights.config import InsightsConfig, Thresholds
 from allocation_pipeline.core.insights.driver_analysis import key_fit_by_period
-from allocation_pipeline.core.methods import AllocationMethod
+from allocation_pipeline.core.allocation.methods import AllocationMethod
 from allocation_pipeline.core.money import format_money
-from allocation_pipeline.core.rules import Rule
+from allocation_pipeline.core.allocation.rules import Rule
 
 ALLOCATION_COLUMNS = ["rule_id", "entity", "currency", "cost_object", "amount_cents"]
 FLAG_COLUMNS = [

@@ -15,7 +15,7 @@ from typing import Mapping
 import pandas as pd
 
 from allocation_pipeline.core.money import format_money
-from allocation_pipeline.core.rules import DIMENSION_SEPARATOR, Rule
+from allocation_pipeline.core.allocation.rules import DIMENSION_SEPARATOR, Rule
 
 
 def rule_drivers(rule: Rule | None) -> dict[str, float]:

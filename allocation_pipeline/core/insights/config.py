@@ -33,8 +33,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from allocation_pipeline.config.problems import ConfigError
-from allocation_pipeline.core.methods import AllocationMethod
-from allocation_pipeline.core.rules import Rule, RuleSet, RulesError, parse_rules
+from allocation_pipeline.core.allocation.methods import AllocationMethod
+from allocation_pipeline.core.allocation.rules import Rule, RuleSet, RulesError, parse_rules
 
 SECTION = "insights"
 FLAG_KINDS = ("consumption_gap", "peer_outlier", "period_jump", "fit_drop", "turned_unprofitable")

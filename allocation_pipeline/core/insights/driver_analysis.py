@@ -24,9 +24,9 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import linprog, nnls
 
-from allocation_pipeline.core.methods import AllocationMethod, MethodError, MethodRequest, available_methods, get_method
+from allocation_pipeline.core.allocation.methods import AllocationMethod, MethodError, MethodRequest, available_methods, get_method
 from allocation_pipeline.core.money import largest_remainder
-from allocation_pipeline.core.rules import Rule
+from allocation_pipeline.core.allocation.rules import Rule
 
 # A cost object is left out of the fit when its median relative residual is this many robust
 # standard deviations from the others' and at least this far off its key (15%).

@@ -16,7 +16,7 @@ import pandas as pd
 from allocation_pipeline.core.insights.anomalies import Flag, allocations_from_lines
 from allocation_pipeline.core.insights.changes import driver_table, explain_change, method_label, rule_drivers
 from allocation_pipeline.core.money import format_money
-from allocation_pipeline.core.rules import Rule
+from allocation_pipeline.core.allocation.rules import Rule
 
 NARRATIVE_COLUMNS = ["period", "scope", "rule_id", "entity", "text"]
 TOP = 3

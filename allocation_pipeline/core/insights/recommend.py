@@ -16,15 +16,15 @@ from typing import Any, Mapping
 import pandas as pd
 import yaml
 
-from allocation_pipeline.core.allocation import AllocationError, RunDraft, allocate_period, resolve_targets
+from allocation_pipeline.core.allocation.allocate import AllocationError, RunDraft, allocate_period, resolve_targets
 from allocation_pipeline.core.insights.anomalies import Flag, allocations_from_runs, detect_flags
 from allocation_pipeline.core.insights.changes import method_label
 from allocation_pipeline.core.insights.config import InsightsConfig, InsightsConfigError, PoolSpec, pool_rule, proposal_document
 from allocation_pipeline.core.insights.driver_analysis import DriverAnalysis, Recommendation, analyse_drivers
 from allocation_pipeline.core.insights.whatif import PeriodInputs
-from allocation_pipeline.core.methods import AllocationMethod, MethodError, available_methods
+from allocation_pipeline.core.allocation.methods import AllocationMethod, MethodError, available_methods
 from allocation_pipeline.core.money import format_money
-from allocation_pipeline.core.rules import Rule, RuleSet, RulesError, parse_rules
+from allocation_pipeline.core.allocation.rules import Rule, RuleSet, RulesError, parse_rules
 
 
 class RecommendationError(ValueError):

@@ -34,10 +34,10 @@ import pandas as pd
 import yaml
 
 from allocation_pipeline.config.problems import ConfigError, did_you_mean
-from allocation_pipeline.core.allocation import AllocationError, RunDraft, allocate_period
-from allocation_pipeline.core.methods import AllocationMethod, MethodError, available_methods
+from allocation_pipeline.core.allocation.allocate import AllocationError, RunDraft, allocate_period
+from allocation_pipeline.core.allocation.methods import AllocationMethod, MethodError, available_methods
 from allocation_pipeline.core.money import format_money
-from allocation_pipeline.core.rules import RulesError, parse_rules
+from allocation_pipeline.core.allocation.rules import RulesError, parse_rules
 
 LINE_KEYS = ["entity", "currency", "rule_id", "cost_center", "product", "region"]
 # Stored as whatif_results; the amounts are named apart from the `scenario` (name) column.

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal, Union
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
 
-from allocation_pipeline.core.cleaning import EXTRACT_SPECS
+from allocation_pipeline.core.ingestion.cleaning import EXTRACT_SPECS
 
 # Extracts that grow with the business; the others are small enough for a workbook.
 LINE_LEVEL_EXTRACTS = ("gl_lines", "ap_invoices", "timesheets")

@@ -11,7 +11,7 @@ import openpyxl
 import pandas as pd
 from openpyxl.utils import get_column_letter
 
-from allocation_pipeline.core.extracts import RawExtract
+from allocation_pipeline.core.ingestion.extracts import RawExtract
 from allocation_pipeline.core.sources.config import ExcelSource, SourcesError
 
 

@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from allocation_pipeline.core.extracts import RawExtract
+from allocation_pipeline.core.ingestion.extracts import RawExtract
 from allocation_pipeline.core.sources.config import FocusSource, SourcesError
 
 # The columns of a FOCUS 1.0 dataset, with the seven FOCUS 1.1 added (the specification's order).

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from allocation_pipeline.core.cleaning import CleanResult
-from allocation_pipeline.core.extracts import RawExtract, read_extract
+from allocation_pipeline.core.ingestion.cleaning import CleanResult
+from allocation_pipeline.core.ingestion.extracts import RawExtract, read_extract
 from allocation_pipeline.core.sources.config import ExcelSource, FilesSource, FocusSource, SourcesFile, SqlSource
 from allocation_pipeline.core.sources.excel import name_cells, read_excel_extract
 from allocation_pipeline.core.sources.focus import read_focus

@@ -15,8 +15,8 @@ from ibis.common.exceptions import TableNotFound
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from allocation_pipeline.core.cleaning import EXTRACT_SPECS
-from allocation_pipeline.core.extracts import RawExtract
+from allocation_pipeline.core.ingestion.cleaning import EXTRACT_SPECS
+from allocation_pipeline.core.ingestion.extracts import RawExtract
 from allocation_pipeline.core.sources.config import SourcesError, SqlSource
 
 # SQLAlchemy backend names and the Ibis backend serving each (the URL form follows the warehouse's).

@@ -4,12 +4,12 @@
 import dagster as dg
 import pandas as pd
 
-from allocation_pipeline.core.allocation import AllocationError, allocate_period, document_takings, gl_balances
-from allocation_pipeline.core.drivers import compute_driver_values
+from allocation_pipeline.core.allocation.allocate import AllocationError, allocate_period, document_takings, gl_balances
+from allocation_pipeline.core.allocation.drivers import compute_driver_values
 from allocation_pipeline.core.money import format_money
 from allocation_pipeline.core.insights.anomalies import flags_for_run
 from allocation_pipeline.core.insights.config import InsightsConfigError, load_insights
-from allocation_pipeline.core.validation import DocumentContext, RunToValidate, validate_run
+from allocation_pipeline.core.ledger.validation import DocumentContext, RunToValidate, validate_run
 from allocation_pipeline.defs.metadata import console_links, markdown_table, totals_by_currency
 from allocation_pipeline.defs.partitions import fiscal_month_partitions, period_of
 from allocation_pipeline.defs.resources import RulesResource, WarehouseResource

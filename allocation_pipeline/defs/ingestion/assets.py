@@ -4,7 +4,7 @@
 import dagster as dg
 import pandas as pd
 
-from allocation_pipeline.core.cleaning import EXTRACT_SPECS, CleanResult, ExtractSpec, clean_extract
+from allocation_pipeline.core.ingestion.cleaning import EXTRACT_SPECS, CleanResult, ExtractSpec, clean_extract
 from allocation_pipeline.core.money import format_money
 from allocation_pipeline.defs.metadata import markdown_table
 from allocation_pipeline.defs.partitions import fiscal_month_partitions, period_of

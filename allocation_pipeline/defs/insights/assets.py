@@ -5,14 +5,14 @@ and narratives, read from and written to the warehouse; the core does the work."
 import dagster as dg
 import pandas as pd
 
-from allocation_pipeline.core.allocation import AllocationError, resolve_targets
+from allocation_pipeline.core.allocation.allocate import AllocationError, resolve_targets
 from allocation_pipeline.core.insights.anomalies import Flag, allocations_from_lines, detect_flags, flags_frame
 from allocation_pipeline.core.insights.config import InsightsConfig, InsightsConfigError, load_insights, pool_rule, shift_period
 from allocation_pipeline.core.insights.driver_analysis import analyse_drivers
 from allocation_pipeline.core.insights.narrative import narratives
 from allocation_pipeline.core.insights.profitability import allocated_net, profitability as profitability_table, unprofitable_flags
 from allocation_pipeline.core.money import format_money
-from allocation_pipeline.core.rules import RulesError
+from allocation_pipeline.core.allocation.rules import RulesError
 from allocation_pipeline.defs.metadata import markdown_table
 from allocation_pipeline.defs.partitions import fiscal_month_partitions, period_of
 from allocation_pipeline.defs.resources import RulesResource, WarehouseResource

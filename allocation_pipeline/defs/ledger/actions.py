@@ -5,7 +5,7 @@ from typing import Optional
 
 import dagster as dg
 
-from allocation_pipeline.core.ledger import LifecycleError
+from allocation_pipeline.core.ledger.lifecycle import LifecycleError
 from allocation_pipeline.defs.partitions import fiscal_month_partitions, partition_key_of
 from allocation_pipeline.defs.resources import WarehouseResource
 from allocation_pipeline.warehouse.ledger_store import (

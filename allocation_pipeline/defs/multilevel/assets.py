@@ -5,10 +5,10 @@ through the period's matrix, solved exactly, validated, stored as runs and trace
 import dagster as dg
 import pandas as pd
 
-from allocation_pipeline.core.allocation import gl_balances
+from allocation_pipeline.core.allocation.allocate import gl_balances
 from allocation_pipeline.core.money import format_money
-from allocation_pipeline.core.multilevel_config import MultilevelConfigError
-from allocation_pipeline.core.multilevel_runs import (
+from allocation_pipeline.core.multilevel.config import MultilevelConfigError
+from allocation_pipeline.core.multilevel.runs import (
     ORIGIN,
     MultilevelOutcome,
     MultilevelRunError,
@@ -17,7 +17,7 @@ from allocation_pipeline.core.multilevel_runs import (
     origin_table,
     results_table,
 )
-from allocation_pipeline.core.validation import RunToValidate, validate_run
+from allocation_pipeline.core.ledger.validation import RunToValidate, validate_run
 from allocation_pipeline.defs.metadata import markdown_table
 from allocation_pipeline.defs.partitions import fiscal_month_partitions, period_of
 from allocation_pipeline.defs.resources import RulesResource, WarehouseResource

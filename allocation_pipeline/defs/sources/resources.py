@@ -7,8 +7,8 @@ import os
 import dagster as dg
 
 from allocation_pipeline import settings
-from allocation_pipeline.core.cleaning import CleanResult
-from allocation_pipeline.core.extracts import RawExtract
+from allocation_pipeline.core.ingestion.cleaning import CleanResult
+from allocation_pipeline.core.ingestion.extracts import RawExtract
 from allocation_pipeline.core.sources.config import SourcesFile, load_sources
 from allocation_pipeline.core.sources.reader import SourcedExtract, name_places, read_sourced_extract
 from allocation_pipeline.defs.metadata import markdown_table

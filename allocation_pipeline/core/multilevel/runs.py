@@ -9,17 +9,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from allocation_pipeline.core.allocation import BALANCE_KEYS, LINE_COLUMNS, RunDraft
+from allocation_pipeline.core.allocation.allocate import BALANCE_KEYS, LINE_COLUMNS, RunDraft
 from allocation_pipeline.core.money import format_cents, format_money
-from allocation_pipeline.core.multilevel import (
-    PERCENT_TOLERANCE,
-    ClosedCycleError,
-    MultilevelError,
-    MultilevelResult,
-    MultilevelWarning,
-    solve,
-)
-from allocation_pipeline.core.multilevel_config import MultilevelSpec
+from allocation_pipeline.core.multilevel.inputs import PERCENT_TOLERANCE
+from allocation_pipeline.core.multilevel.records import ClosedCycleError, MultilevelError, MultilevelResult, MultilevelWarning
+from allocation_pipeline.core.multilevel.solver import solve
+from allocation_pipeline.core.multilevel.config import MultilevelSpec
 
 # The producer name of multi-level runs in `allocation_runs.origin`, apart from the rules' runs.
 ORIGIN = "multilevel"

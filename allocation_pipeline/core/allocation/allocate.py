@@ -11,11 +11,11 @@ from typing import Any, Callable, Mapping
 import numpy as np
 import pandas as pd
 
-from allocation_pipeline.core.methods import (
+from allocation_pipeline.core.allocation.methods import (
     PRODUCT_OF_SHARES, AllocationMethod, MethodError, MethodRequest, MethodResult, ZeroDriverError, available_methods, get_method,
 )
 from allocation_pipeline.core.money import format_money, largest_remainder
-from allocation_pipeline.core.rules import DIMENSION_SEPARATOR, Rule, SourceFilter, TargetSpec
+from allocation_pipeline.core.allocation.rules import DIMENSION_SEPARATOR, Rule, SourceFilter, TargetSpec
 
 BALANCE_KEYS = ["entity", "account", "cost_center", "product", "region", "currency"]
 LINE_COLUMNS = [

@@ -149,7 +149,7 @@ def load_rules(path: str | Path, methods: Mapping[str, Any] | None = None) -> Ru
     so a typo fails on load rather than at month end."""
     from allocation_pipeline.config.problems import read_yaml
     from allocation_pipeline.config.rules import build_rule_set
-    from allocation_pipeline.core.methods import available_methods
+    from allocation_pipeline.core.allocation.methods import available_methods
 
     source = read_yaml(path, RulesError)
     return build_rule_set(source.data, str(path), methods if methods is not None else available_methods(), source)

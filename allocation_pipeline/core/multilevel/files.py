@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 
 from allocation_pipeline.core.money import cents_to_text
-from allocation_pipeline.core.multilevel import MultilevelError, MultilevelResult, Problem, solve
+from allocation_pipeline.core.multilevel.records import MultilevelError, MultilevelResult, Problem
+from allocation_pipeline.core.multilevel.solver import solve
 
 COSTS_COLUMNS = ("cost_center", "amount")
 MATRIX_COLUMNS = ("source", "target", "percent")

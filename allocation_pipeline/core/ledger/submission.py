@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from allocation_pipeline.core.allocation import LINE_COLUMNS
+from allocation_pipeline.core.allocation.allocate import LINE_COLUMNS
 from allocation_pipeline.core.money import decimal_to_cents
 
 REQUIRED = ("role", "account", "cost_center", "debit", "credit")

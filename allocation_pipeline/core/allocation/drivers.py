@@ -10,7 +10,7 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import DataFrame
 
-from allocation_pipeline.core.schemas import DriverValues
+from allocation_pipeline.core.ingestion.schemas import DriverValues
 
 DRIVER_COLUMNS = ["period", "driver", "dimension", "cost_object", "value"]
 

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from allocation_pipeline.config.problems import ConfigError
-from allocation_pipeline.core.rules import ApprovalPolicy, SourceFilter
+from allocation_pipeline.core.allocation.rules import ApprovalPolicy, SourceFilter
 
 SECTION = "multilevel"
-# Method names in the rules file -> the solver's names (`core.multilevel.solve`).
+# Method names in the rules file -> the solver's names (`core.multilevel.solver.solve`).
 METHODS = {"reciprocal": "reciprocal", "step_down": "step-down", "direct": "direct"}
 DEFAULT_CONDITION_LIMIT = 1e6
 

@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from allocation_pipeline.core import schemas
-from allocation_pipeline.core.extracts import RawExtract
+from allocation_pipeline.core.ingestion import schemas
+from allocation_pipeline.core.ingestion.extracts import RawExtract
 from allocation_pipeline.core.money import parse_cents
 
 QUARANTINE_COLUMNS = ["extract", "source_file", "row_number", "column", "value", "reason"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from allocation_pipeline.core.ledger import LifecycleError
+from allocation_pipeline.core.ledger.lifecycle import LifecycleError
 
 # Each role may do what the roles before it may do, plus its own actions; the four-eyes rule,
 # not the role, keeps an approver from approving what they submitted themselves.
