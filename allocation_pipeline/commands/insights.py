@@ -31,7 +31,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="driver analysis of a pool: correlations, weights, fit and a recommended key; writes nothing",
         description="Measure each candidate driver of an insights pool (the `insights:` section of the rules file) "
         "against the pool's observed consumption over the months up to PERIOD: correlation, non-negative weights "
-        "for a multi-driver key, R2 and leave-one-period-out error; recommend a single driver or a weighted key with "
+        "for a multi-driver key, R2 and leave-one-period-out error; a confidence label (strong, moderate, weak, none) "
+        "from a leave-one-unit-out fit and a permutation test (consumption shuffled across units, fixed seed); recommend a single driver or a weighted key with "
         "its reasons; allocate PERIOD's pool by it (and by the rule as it stands) and name the cost objects that "
         "over- or under-consume relative to what they are charged. Nothing is written.",
     )
@@ -96,7 +97,8 @@ def _recommend(args: argparse.Namespace) -> int:
     report = context.report(context.pool(args.rule))
     print(report.analysis.report())
     if report.analysis.recommendation is None:
-        raise CommandError(f"no recommendation for {args.rule} in {args.period}: too little data (see above); nothing written")
+        why = "no driver explains this pool" if report.analysis.status == "no_evidence" else "too little data"
+        raise CommandError(f"no recommendation for {args.rule} in {args.period}: {why} (see above); nothing written")
     path = Path(context.rules_path)
     text = path.read_text(encoding="utf-8")
     try:

@@ -18,7 +18,7 @@ from allocation_pipeline.warehouse.engine import sql_text
 from allocation_pipeline.warehouse.ledger_store import PIPELINE
 
 # The tables the insights write, and nothing else.
-INSIGHT_TABLES = ("driver_analysis", "anomaly_flags", "narratives", "profitability", "whatif_scenarios", "whatif_results")
+INSIGHT_TABLES = ("driver_analysis", "driver_confidence", "anomaly_flags", "narratives", "profitability", "whatif_scenarios", "whatif_results")
 
 
 def driver_history(conn: sa.Connection, first_period: str, last_period: str) -> pd.DataFrame:

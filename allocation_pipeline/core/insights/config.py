@@ -13,6 +13,21 @@
         jump_min_amount: "1000.00"  # ... and at least this much money
         fit_drop: 0.2               # drop of the key's R^2 against its median over earlier periods
       blocking: {consumption_gap: high}   # flag kind -> lowest severity that blocks (default: none block)
+      confidence:                   # optional: the permutation test and the labels (defaults shown)
+        permutations: 499
+        seed: 20260
+        strong_p: 0.005
+        strong_r2: 0.6
+        moderate_p: 0.01
+        moderate_r2: 0.3
+        weak_p: 0.1
+        min_all_units_r2: 0.3
+      suggestions:                  # optional: cost-center suggestions for quarantined lines
+        suspense_cost_centers: [US-SUSP]   # lines booked here get a suggestion too
+        history_periods: 12         # months of clean lines the model learns from
+        high_confidence: 0.8        # probability at or above: high; at or above medium_confidence: medium
+        medium_confidence: 0.5
+        seed: 13
       pools:
         - id: us_corporate_it       # a rule id, or the id a recommendation gives the rule it adds
           consumption: it_consumption
@@ -35,17 +50,18 @@ from typing import Any, Mapping
 
 import yaml
 
+from allocation_pipeline.core.insights.confidence import ConfidenceSettings
 from allocation_pipeline.core.methods import AllocationMethod
 from allocation_pipeline.core.money import decimal_to_cents
 from allocation_pipeline.core.rules import Rule, RuleSet, RulesError, parse_rules
 
 SECTION = "insights"
-FLAG_KINDS = ("consumption_gap", "peer_outlier", "period_jump", "fit_drop", "turned_unprofitable")
+FLAG_KINDS = ("consumption_gap", "peer_outlier", "period_jump", "fit_drop", "turned_unprofitable", "confidence_drop")
 SEVERITIES = ("low", "medium", "high")
 # What a proposal may hold: a rule's fields except those a recommendation supplies.
 _PROPOSAL_KEYS = {"description", "type", "entity", "order", "source", "target", "accounts", "effective", "approval", "fallback"}
 _POOL_KEYS = {"id", "description", "consumption", "candidates", "proposal"}
-_SECTION_KEYS = {"history_periods", "min_periods", "thresholds", "blocking", "pools"}
+_SECTION_KEYS = {"history_periods", "min_periods", "thresholds", "blocking", "pools", "confidence", "suggestions"}
 
 
 class InsightsConfigError(ValueError):
@@ -90,6 +106,8 @@ class InsightsConfig:
     history_periods: int = 12
     min_periods: int = 3
     path: str = ""
+    confidence: ConfidenceSettings = ConfidenceSettings()
+    suggestions: SuggestionSettings = field(default_factory=lambda: SuggestionSettings())
 
     def pool(self, pool_id: str) -> PoolSpec:
         for pool in self.pools:
@@ -149,9 +167,11 @@ def parse_insights(document: Any, location: str = "rules") -> InsightsConfig:
             problems.append(f"pool '{pool.id}': id: duplicate pool id")
         seen.add(pool.id)
         pools.append(pool)
+    confidence = _parse_confidence(raw.get("confidence"), problems)
+    suggestions = _parse_suggestions(raw.get("suggestions"), problems)
     if problems:
         raise InsightsConfigError(f"{where}: " + "; ".join(problems))
-    return InsightsConfig(tuple(pools), thresholds, blocking, history, min_periods, location)
+    return InsightsConfig(tuple(pools), thresholds, blocking, history, min_periods, location, confidence, suggestions)
 
 
 def pool_rule(
@@ -312,3 +332,74 @@ def shift_period(period: str, months: int) -> str:
     year, month = int(period[:4]), int(period[5:7])
     ordinal = year * 12 + month - 1 + months
     return f"{ordinal // 12:04d}-{ordinal % 12 + 1:02d}"
+
+
+# --- settings of issue 13 (confidence, suggestions): optional, with defaults --------------------
+
+
+@dataclass(frozen=True)
+class SuggestionSettings:
+    """Cost-center suggestions for quarantined lines: `suspense_cost_centers` are cost centers whose
+    lines also get a suggestion; the model learns from `history_periods` months of clean lines;
+    a suggestion's probability at or above `high_confidence` is high, at or above
+    `medium_confidence` medium, else low; `seed` fixes the model."""
+
+    suspense_cost_centers: tuple[str, ...] = ()
+    history_periods: int = 12
+    high_confidence: float = 0.8
+    medium_confidence: float = 0.5
+    seed: int = 13
+
+
+def _parse_confidence(raw: Any, problems: list[str]) -> ConfidenceSettings:
+    if raw is None:
+        return ConfidenceSettings()
+    if not isinstance(raw, dict):
+        problems.append("confidence: expected a mapping (permutations, seed, strong_p, ...)")
+        return ConfidenceSettings()
+    defaults = ConfidenceSettings()
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in defaults.__dict__:
+            problems.append(f"confidence: unknown field {key} ({', '.join(defaults.__dict__)})")
+        elif key in ("permutations", "seed"):
+            if not isinstance(value, int) or isinstance(value, bool) or value < (19 if key == "permutations" else 0):
+                problems.append(f"confidence.{key}: '{value}' must be a whole number of at least {19 if key == 'permutations' else 0}")
+            else:
+                values[key] = value
+        elif isinstance(value, bool) or not isinstance(value, (int, float)) or not -1 <= value <= 1:
+            problems.append(f"confidence.{key}: '{value}' must be a number between -1 and 1")
+        else:
+            values[key] = float(value)
+    return ConfidenceSettings(**{**defaults.__dict__, **values})
+
+
+def _parse_suggestions(raw: Any, problems: list[str]) -> SuggestionSettings:
+    if raw is None:
+        return SuggestionSettings()
+    if not isinstance(raw, dict):
+        problems.append("suggestions: expected a mapping (suspense_cost_centers, history_periods, high_confidence, ...)")
+        return SuggestionSettings()
+    defaults = SuggestionSettings()
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in defaults.__dict__:
+            problems.append(f"suggestions: unknown field {key} ({', '.join(defaults.__dict__)})")
+        elif key == "suspense_cost_centers":
+            if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+                problems.append("suggestions.suspense_cost_centers: list cost center ids")
+            else:
+                values[key] = tuple(value)
+        elif key in ("history_periods", "seed"):
+            if not isinstance(value, int) or isinstance(value, bool) or value < (1 if key == "history_periods" else 0):
+                problems.append(f"suggestions.{key}: '{value}' must be a whole number of at least {1 if key == 'history_periods' else 0}")
+            else:
+                values[key] = value
+        elif isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
+            problems.append(f"suggestions.{key}: '{value}' must be a probability above 0 and at most 1")
+        else:
+            values[key] = float(value)
+    settings = SuggestionSettings(**{**defaults.__dict__, **values})
+    if settings.medium_confidence > settings.high_confidence:
+        problems.append("suggestions: medium_confidence cannot be above high_confidence")
+    return settings
