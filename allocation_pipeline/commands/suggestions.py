@@ -213,7 +213,7 @@ def _from_extracts(extracts: str, period: str, config) -> tuple[pd.DataFrame, pd
                     notes.append("no ap_invoices extract: GL lines only")
                     continue
                 raise
-            candidates.append(candidates_from_extract(name, period, raw.frame, result.quarantine, result.kept, config.suspense_cost_centers))
+            candidates.append(candidates_from_extract(name, period, raw.frame, result.quarantine, result.kept, config.suspense_cost_centers, references))
             _, history = clean(name, references)
             kept = history.kept[(history.kept["period"] >= first) & (history.kept["period"] <= period)]
             examples.append(examples_from_lines(kept, name, config.suspense_cost_centers))

@@ -134,6 +134,7 @@ def train(examples: pd.DataFrame, settings: SuggestionSettings, decisions: pd.Da
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import OneHotEncoder
+    from threadpoolctl import threadpool_limits
 
     parts = [examples[EXAMPLE_COLUMNS].assign(weight=1)]
     decided = 0
@@ -167,7 +168,9 @@ def train(examples: pd.DataFrame, settings: SuggestionSettings, decisions: pd.Da
     grouped["pair"] = grouped["vendor"] + "\x1f" + grouped["description"]
     # Weights averaging one keep the regularisation (C) the same whatever the number of lines.
     weights = grouped["weight"].to_numpy(np.float64)
-    with warnings.catch_warnings():
+    # One BLAS thread: the model is small, and threads fighting over a busy machine's cores made
+    # the fit 25 times slower when measured.
+    with warnings.catch_warnings(), threadpool_limits(limits=1):
         warnings.simplefilter("ignore", ConvergenceWarning)  # the last iterations change probabilities in the third decimal
         model.fit(grouped[[*KEYS, "pair"]], grouped["cost_center"], classifier__sample_weight=weights / weights.mean())
     support = grouped.groupby(["entity", "vendor", "description", "cost_center"], sort=True)["weight"].sum().rename("lines").reset_index()
@@ -195,7 +198,10 @@ def suggest(
     keys = _normalised(candidates)
     distinct, inverse = np.unique(keys[KEYS].astype(str).agg("\x1f".join, axis=1).to_numpy(), return_inverse=True)
     first = pd.Series(np.arange(len(keys))).groupby(inverse).first().to_numpy()
-    probabilities = model.pipeline.predict_proba(keys.iloc[first][[*KEYS, "pair"]])[inverse]
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        probabilities = model.pipeline.predict_proba(keys.iloc[first][[*KEYS, "pair"]])[inverse]
     # A line's cost center belongs to its entity: only cost centers seen with the entity are offered.
     allowed = model.entities.reindex(keys["entity"].to_numpy()).fillna(True).to_numpy(bool)
     probabilities = np.where(allowed, probabilities, 0.0)
@@ -266,12 +272,18 @@ def suggestion_id(extract: str, period: str, source_file: str, row_number: int) 
 
 
 def candidates_from_extract(
-    extract: str, period: str, raw: pd.DataFrame, quarantine: pd.DataFrame, kept: pd.DataFrame, suspense: tuple[str, ...] = ()
+    extract: str, period: str, raw: pd.DataFrame, quarantine: pd.DataFrame, kept: pd.DataFrame, suspense: tuple[str, ...] = (),
+    references: dict | None = None,
 ) -> pd.DataFrame:
     """The lines of one extract and period that need a cost center: raw rows whose only problems
     are a missing or unknown cost center (any other problem would keep them out even with one),
     kept rows on a suspense cost center, and kept AP lines without a cost center. Carries FEATURES,
-    the row's identity, its problem and the raw row as JSON (what re-enters once accepted)."""
+    the row's identity, its problem and the raw row as JSON (what re-enters once accepted).
+
+    Cleaning checks references only on rows that parse, so a row without a cost center may hide
+    another problem (an unknown account): with `references` (as `clean_extract` takes them), the
+    rows are cleaned again with a known cost center written in, and those that still fail are
+    left out, since accepting a cost center would not let them in."""
     file_columns = [c for c in raw.columns if c not in ("source_file", "row_number")]
     parts = []
     if not quarantine.empty:
@@ -280,7 +292,7 @@ def candidates_from_extract(
         per_row = problems.groupby(["source_file", "row_number"], sort=True).agg(only_cc=("on_cc", "all"), problem=("reason", "first"))
         wanted = per_row[per_row["only_cc"]].reset_index()
         rows = raw.merge(wanted, on=["source_file", "row_number"], how="inner")
-        parts.append(rows)
+        parts.append(_passing_with_a_cost_center(extract, rows, references, period) if references else rows)
     if not kept.empty:
         on_suspense = kept["cost_center"].isin(list(suspense)) if suspense else pd.Series(False, index=kept.index)
         missing = kept["cost_center"].isna() | (kept["cost_center"].astype("string") == "")
@@ -309,6 +321,19 @@ def candidates_from_extract(
             "raw_row": raw_rows,
         }
     )
+
+
+def _passing_with_a_cost_center(extract: str, rows: pd.DataFrame, references: dict, period: str) -> pd.DataFrame:
+    from allocation_pipeline.core.cleaning import EXTRACT_SPECS, clean_extract
+    from allocation_pipeline.core.extracts import RawExtract
+
+    known = list(references.get("cost center", []))
+    if rows.empty or not known:
+        return rows
+    trial = rows.drop(columns=["only_cc", "problem"]).assign(cost_center=str(known[0]))
+    result = clean_extract(RawExtract(extract, trial, sorted(set(trial["source_file"]))), EXTRACT_SPECS[extract], references, period=period)
+    passing = result.kept[["source_file", "row_number"]].astype({"source_file": str})
+    return rows.merge(passing, on=["source_file", "row_number"], how="inner")
 
 
 def suggestions_for_period(
