@@ -9,6 +9,7 @@ from allocation_pipeline.core.allocation import AllocationError, resolve_targets
 from allocation_pipeline.core.insights.anomalies import Flag, allocations_from_lines, detect_flags, flags_frame
 from allocation_pipeline.core.insights.config import InsightsConfig, InsightsConfigError, load_insights, pool_rule, shift_period
 from allocation_pipeline.core.insights.driver_analysis import CONFIDENCE_COLUMNS, analyse_drivers
+from allocation_pipeline.core.insights.forecast import forecast_all, forecasts_frame
 from allocation_pipeline.core.insights.narrative import narratives
 from allocation_pipeline.core.insights.profitability import allocated_net, profitability as profitability_table, unprofitable_flags
 from allocation_pipeline.core.money import format_money
@@ -17,6 +18,9 @@ from allocation_pipeline.defs.metadata import markdown_table
 from allocation_pipeline.defs.partitions import fiscal_month_partitions, period_of
 from allocation_pipeline.defs.resources import RulesResource, WarehouseResource
 from allocation_pipeline.warehouse import insights_store as store
+
+# Months of history a forecast reads (ETS is seasonal from 24).
+FORECAST_HISTORY = 36
 
 # One check per flag kind on anomaly_flags. Blocking in the graph; a failing check blocks only
 # when one of its flags is configured to block (`insights.blocking`), else it is a warning.
@@ -201,6 +205,38 @@ def allocation_narratives(context: dg.AssetExecutionContext, warehouse: Warehous
     )
 
 
+class ForecastConfig(dg.Config):
+    """How many months after the partition's month to forecast, and the prediction interval level."""
+
+    periods: int = 3
+    level: float = 0.8
+
+
+@dg.asset(group_name="insights", partitions_def=fiscal_month_partitions, deps=["allocation_runs", "driver_values"], kinds={"statsmodels"})
+def allocation_forecasts(context: dg.AssetExecutionContext, config: ForecastConfig, warehouse: WarehouseResource) -> dg.Output[pd.DataFrame]:
+    """The next months of each pool, driver and cost object's allocated cost after this month, by
+    exponential smoothing with prediction intervals, each with its backtest error (table forecasts)."""
+    period = period_of(context.partition_key)
+    first = shift_period(period, -(FORECAST_HISTORY - 1))
+    with warehouse.get_engine().connect() as conn:
+        allocated = store.allocated_history(conn, first, period)
+        drivers = store.driver_history(conn, first, period)
+    forecasts = forecast_all(allocated, drivers, config.periods, config.level)
+    frame = forecasts_frame(forecasts, period)
+    with warehouse.get_engine().begin() as conn:
+        store.store_forecasts(conn, period, frame)
+    pools = frame[frame["kind"] == "pool"][["series", "entity", "period", "mean", "lower", "upper", "backtest_mape"]]
+    return dg.Output(
+        frame,
+        metadata={
+            "series": dg.MetadataValue.int(len(forecasts)),
+            "forecast_without_history": dg.MetadataValue.int(sum(f.forecast.empty for f in forecasts)),
+            "pools": markdown_table(pools),
+            "sentences": dg.MetadataValue.md("\n".join(f"- {f.sentence}" for f in forecasts if f.kind == "pool") or "_no pools_"),
+        },
+    )
+
+
 def _check_result(check: str, flags: list[Flag]) -> dg.AssetCheckResult:
     """Passes without flags; fails as a warning, or as an error (blocking) when a flag is configured to block."""
     blocking = [f for f in flags if f.blocking]
@@ -217,4 +253,4 @@ def _check_result(check: str, flags: list[Flag]) -> dg.AssetCheckResult:
     )
 
 
-defs = dg.Definitions(assets=[driver_analysis, anomaly_flags, profitability, allocation_narratives])
+defs = dg.Definitions(assets=[driver_analysis, anomaly_flags, profitability, allocation_narratives, allocation_forecasts])
