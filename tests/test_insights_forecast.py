@@ -185,3 +185,28 @@ def test_the_asset_and_the_cli_store_forecasts_with_their_backtest(warehouse, mo
     assert "--periods 0: forecast between 1 and 36 months" in capsys.readouterr().err
     assert cli.main(["forecast", "--last", "2026-13"]) == 2
     assert "not a fiscal month" in capsys.readouterr().err
+
+
+def test_the_report_data_carries_forecasts_confidence_and_suggestions(warehouse):
+    from allocation_pipeline.core.insights.driver_analysis import analyse_drivers
+    from allocation_pipeline.core.report.model import insight_figures
+    from allocation_pipeline.warehouse.insights_store import replace_period, store_forecasts
+    from allocation_pipeline.warehouse.report_store import read_report_data
+    from tests.test_insights_driver_analysis import CANDIDATES, planted_history
+
+    months = _months(14)
+    analysis = analyse_drivers(planted_history(), "it_consumption", CANDIDATES, pool_id="corporate_it")
+    engine = make_engine(warehouse)
+    with engine.begin() as conn:
+        bulk_insert(conn, "dim_entities", pd.DataFrame({"entity": ["US"], "name": ["Northwind"], "currency": ["USD"]}))
+        store_forecasts(conn, "2026-10", forecasts_frame(forecast_all(_allocated(months), _drivers(months), 2), "2026-10"))
+        replace_period(conn, "driver_confidence", analysis.confidence_frame("2026-10"), "2026-10")
+    with engine.connect() as conn:
+        data = read_report_data(conn, "2026-10", "US")
+    engine.dispose()
+    assert data.driver_confidence["label"].tolist() == ["strong"] and data.driver_confidence["sentence"].iloc[0].startswith("Strong evidence")
+    assert set(data.forecasts["kind"]) == {"pool", "driver", "cost_object"} and len(data.forecasts) == 12
+    assert data.suggestions.empty
+    figures = insight_figures(data)
+    assert figures["pools_strong"] == 1 and figures["pools_proposed"] == 1 and figures["forecast_series"] == 6
+    assert figures["suggestions_open"] == 0

@@ -85,10 +85,13 @@ def _fit(values: np.ndarray, first: str):
         spec, name = {"trend": "add", "damped_trend": True}, "ETS(A,Ad,N) damped trend"
     else:
         spec, name = {}, "ETS(A,N,N) level only"
-    with warnings.catch_warnings():
+    from threadpoolctl import threadpool_limits
+
+    if np.ptp(values) == 0:
+        return None, "constant"
+    # One BLAS thread: the model is tiny, and threads only fight over a busy machine's cores.
+    with warnings.catch_warnings(), threadpool_limits(limits=1):
         warnings.simplefilter("ignore")  # convergence chatter of the optimiser; the backtest says how good the fit is
-        if np.ptp(values) == 0:
-            return None, "constant"
         results = ETSModel(series, error="add", **spec).fit(disp=False)
     return results, name
 
