@@ -49,9 +49,10 @@ class Flag:
     """One anomaly. `cost_object` None: the rule as a whole. `amount_cents` is the money at stake,
     signed: for consumption_gap and peer_outlier what the object pays beyond its consumption or
     the peers' rate (negative: it pays less), for period_jump the change, for turned_unprofitable
-    the margin after allocation; None for fit_drop. `value` is the measured figure (gap in
-    percentage points, robust z, percent change, R^2 drop, margin percent) and `threshold` the
-    one it was held against. `blocking` is set from the `insights.blocking` configuration."""
+    the margin after allocation; None for fit_drop and confidence_drop. `value` is the measured
+    figure (gap in percentage points, robust z, percent change, R^2 drop, margin percent; for
+    confidence_drop this month's p-value) and `threshold` the one it was held against (for
+    confidence_drop the median p-value of the earlier months). `blocking` is set from the `insights.blocking` configuration."""
 
     period: str
     kind: str
