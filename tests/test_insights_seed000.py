@@ -187,3 +187,16 @@ def test_when_no_driver_explains_the_pool_nothing_is_proposed_or_written(company
     assert cli.main(["recommend", "--period", PERIOD, "--rule", "us_corporate_it", "--apply"]) == 2
     assert "no recommendation for us_corporate_it in 2026-10: no driver explains this pool" in capsys.readouterr().err
     assert rules.read_text() == before
+
+
+def test_weak_evidence_is_shown_but_never_written(company, capsys):
+    rules = company / "rules.yaml"
+    # Asking the key to fit every unit (the two over-consumers included) to R2 0.99 makes it weak.
+    rules.write_text(rules.read_text().replace("insights:\n", "insights:\n  confidence: {min_all_units_r2: 0.99}\n", 1))
+    before = rules.read_text()
+    out = run(capsys, "recommend", "--period", PERIOD, "--rule", "us_corporate_it")
+    assert "Confidence: weak" in out and "confidence weak" in out
+    assert "Nothing to write: the recommendation for us_corporate_it in 2026-10 has weak evidence" in out
+    assert cli.main(["recommend", "--period", PERIOD, "--rule", "us_corporate_it", "--apply"]) == 2
+    assert "only strong or moderate evidence is written into the rules; nothing written" in capsys.readouterr().err
+    assert rules.read_text() == before

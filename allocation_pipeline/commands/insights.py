@@ -122,6 +122,15 @@ def _recommend(args: argparse.Namespace) -> int:
     if report.analysis.recommendation is None:
         why = "no driver explains this pool" if report.analysis.status == "no_evidence" else "too little data"
         raise CommandError(f"no recommendation for {args.rule} in {args.period}: {why} (see above); nothing written")
+    if not report.analysis.recommendation.confident:
+        message = (
+            f"the recommendation for {args.rule} in {args.period} has {report.analysis.recommendation.confidence} evidence; "
+            "only strong or moderate evidence is written into the rules"
+        )
+        if args.apply:
+            raise CommandError(message + "; nothing written")
+        print(f"\nNothing to write: {message}.")
+        return 0
     path = Path(context.rules_path)
     text = path.read_text(encoding="utf-8")
     try:
