@@ -13,6 +13,7 @@ COMMAND_MODULES = (
     "allocation_pipeline.commands.ledger",
     "allocation_pipeline.commands.multilevel",
     "allocation_pipeline.commands.insights",
+    "allocation_pipeline.commands.suggestions",
     "allocation_pipeline.commands.preview",
     "allocation_pipeline.commands.rules",
     "allocation_pipeline.commands.report",

@@ -84,3 +84,21 @@ def lines_of(runs) -> pd.DataFrame:
     return pd.concat(
         [r.lines.assign(rule_id=r.rule_id, entity=r.entity, currency=r.currency, method=r.method) for r in runs], ignore_index=True
     )
+
+
+def no_signal_history(seed: int, units: int = 8, periods: int = 12, candidates: int = 4, last: str = PERIOD) -> pd.DataFrame:
+    """Driver values where consumption has no relation to any driver: each unit's consumption and
+    each driver stay steady per unit from month to month (a base per unit, 5% drift), all drawn
+    independently with `seed`. The trap of issue 13: steady units make any key look good out of period."""
+    from allocation_pipeline.core.insights.config import shift_period
+
+    rng = np.random.default_rng([seed, 13])
+    names = [f"BU{i:02d}" for i in range(1, units + 1)]
+    drivers = [f"driver_{j}" for j in range(1, candidates + 1)]
+    base = {d: rng.lognormal(3, 0.9, units) for d in [*drivers, "it_consumption"]}
+    rows = []
+    for k in range(periods):
+        period = shift_period(last, k - periods + 1)
+        for d, b in base.items():
+            rows += [(period, d, "cost_center", n, float(x)) for n, x in zip(names, b * rng.lognormal(0, 0.05, units))]
+    return pd.DataFrame(rows, columns=["period", "driver", "dimension", "cost_object", "value"])

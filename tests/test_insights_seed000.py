@@ -16,6 +16,7 @@ import re
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -164,3 +165,39 @@ def test_too_little_history_is_said_plainly(company, capsys):
     assert "No recommendation." in out
     assert cli.main(["recommend", "--period", "2025-12", "--rule", "us_corporate_it", "--apply"]) == 2
     assert "no recommendation for us_corporate_it in 2025-12: too little data" in capsys.readouterr().err
+
+
+def test_when_no_driver_explains_the_pool_nothing_is_proposed_or_written(company, capsys):
+    # Consumption steady per unit month after month and unrelated to any driver (issue 13's trap).
+    usage_file = company / "extracts" / "usage_metrics.csv"
+    usage = pd.read_csv(usage_file, dtype={"period": str})
+    consumption = usage["metric"] == sc.IT_CONSUMPTION_METRIC
+    units = sorted(set(usage.loc[consumption, "cost_object"]))
+    rng = np.random.default_rng(4)
+    steady = dict(zip(units, rng.lognormal(8, 0.9, len(units))))
+    usage.loc[consumption, "value"] = [
+        round(steady[u] * f, 2) for u, f in zip(usage.loc[consumption, "cost_object"], rng.lognormal(0, 0.05, int(consumption.sum())))
+    ]
+    usage.to_csv(usage_file, index=False)
+    rules = company / "rules.yaml"
+    before = rules.read_text()
+    out = run(capsys, "analyze", "--period", PERIOD)
+    assert "Confidence: none (p = " in out and "No driver explains this pool" in out
+    assert "Recommendation: none; no driver explains this pool, so nothing is proposed." in out
+    assert "by the recommended key" not in out and "over-consumers" not in out.split("Recommendation: none")[1].split("\n")[0]
+    assert cli.main(["recommend", "--period", PERIOD, "--rule", "us_corporate_it", "--apply"]) == 2
+    assert "no recommendation for us_corporate_it in 2026-10: no driver explains this pool" in capsys.readouterr().err
+    assert rules.read_text() == before
+
+
+def test_weak_evidence_is_shown_but_never_written(company, capsys):
+    rules = company / "rules.yaml"
+    # Asking the key to fit every unit (the two over-consumers included) to R2 0.99 makes it weak.
+    rules.write_text(rules.read_text().replace("insights:\n", "insights:\n  confidence: {min_all_units_r2: 0.99}\n", 1))
+    before = rules.read_text()
+    out = run(capsys, "recommend", "--period", PERIOD, "--rule", "us_corporate_it")
+    assert "Confidence: weak" in out and "confidence weak" in out
+    assert "Nothing to write: the recommendation for us_corporate_it in 2026-10 has weak evidence" in out
+    assert cli.main(["recommend", "--period", PERIOD, "--rule", "us_corporate_it", "--apply"]) == 2
+    assert "only strong or moderate evidence is written into the rules; nothing written" in capsys.readouterr().err
+    assert rules.read_text() == before

@@ -1,9 +1,11 @@
-"""`allocation analyze`, `allocation recommend` and `allocation whatif`: driver analysis of a pool,
-a reviewed rule change written from its recommendation, and what-if scenarios stored by name.
+"""`allocation analyze`, `allocation recommend`, `allocation whatif` and `allocation forecast`: driver
+analysis of a pool with its confidence, a reviewed rule change written from a confident
+recommendation, what-if scenarios stored by name, and forecasts of the next months.
 
 All three read the extracts and the rules file the way `allocation preview` does (cleaned as the
 pipeline cleans them). `analyze` writes nothing; `recommend --apply` writes only the rules file;
-`whatif` writes only the tables whatif_scenarios and whatif_results (never runs or journals).
+`whatif` writes only the tables whatif_scenarios and whatif_results (never runs or journals);
+`forecast` reads the warehouse and writes only the table forecasts.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="driver analysis of a pool: correlations, weights, fit and a recommended key; writes nothing",
         description="Measure each candidate driver of an insights pool (the `insights:` section of the rules file) "
         "against the pool's observed consumption over the months up to PERIOD: correlation, non-negative weights "
-        "for a multi-driver key, R2 and leave-one-period-out error; recommend a single driver or a weighted key with "
+        "for a multi-driver key, R2 and leave-one-period-out error; a confidence label (strong, moderate, weak, none) "
+        "from a leave-one-unit-out fit and a permutation test (consumption shuffled across units, fixed seed); recommend a single driver or a weighted key with "
         "its reasons; allocate PERIOD's pool by it (and by the rule as it stands) and name the cost objects that "
         "over- or under-consume relative to what they are charged. Nothing is written.",
     )
@@ -68,6 +71,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _file_options(whatif)
     whatif.set_defaults(func=_whatif)
 
+    forecast = subparsers.add_parser(
+        "forecast",
+        help="next months of each pool, driver and cost object's allocated cost, with intervals and a backtest",
+        description="Forecast the next N months after --last (default: the latest month with allocation runs in the "
+        "warehouse) of each pool (what a rule allocates), each driver's total and each cost object's allocated cost, "
+        "by statsmodels exponential smoothing (ETS; seasonal from 24 months of history), with prediction intervals; "
+        "each series is backtested on its last months and the error is shown next to its forecast. Stored in the "
+        "warehouse table forecasts (replacing forecasts made after the same month). With --whatif, a scenario is "
+        "applied to a forecast month (the last month's inputs moved to the forecast) and printed, not stored.",
+    )
+    forecast.add_argument("--periods", type=int, default=3, metavar="N", help="months to forecast (default 3)")
+    forecast.add_argument("--last", metavar="YYYY-MM", help="the last actual month (default: the latest with allocation runs)")
+    forecast.add_argument("--history", type=int, default=36, metavar="MONTHS", help="months of history read (default 36)")
+    forecast.add_argument("--level", type=float, default=0.8, help="prediction interval level (default 0.8)")
+    forecast.add_argument("--kind", choices=("pool", "driver", "cost_object"), action="append", help="only these series (repeatable)")
+    forecast.add_argument("--no-store", action="store_true", help="print only; store nothing")
+    forecast.add_argument("--whatif", metavar="FILE", help="apply this scenario (YAML, as for `allocation whatif`) to a forecast month")
+    forecast.add_argument("--month", metavar="YYYY-MM", help="the forecast month for --whatif (default: the first)")
+    _file_options(forecast)
+    forecast.set_defaults(func=_forecast)
+
 
 def _file_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--extracts", metavar="DIR", help=_FILES_HELP["extracts"])
@@ -96,7 +120,17 @@ def _recommend(args: argparse.Namespace) -> int:
     report = context.report(context.pool(args.rule))
     print(report.analysis.report())
     if report.analysis.recommendation is None:
-        raise CommandError(f"no recommendation for {args.rule} in {args.period}: too little data (see above); nothing written")
+        why = "no driver explains this pool" if report.analysis.status == "no_evidence" else "too little data"
+        raise CommandError(f"no recommendation for {args.rule} in {args.period}: {why} (see above); nothing written")
+    if not report.analysis.recommendation.confident:
+        message = (
+            f"the recommendation for {args.rule} in {args.period} has {report.analysis.recommendation.confidence} evidence; "
+            "only strong or moderate evidence is written into the rules"
+        )
+        if args.apply:
+            raise CommandError(message + "; nothing written")
+        print(f"\nNothing to write: {message}.")
+        return 0
     path = Path(context.rules_path)
     text = path.read_text(encoding="utf-8")
     try:
@@ -154,6 +188,89 @@ def run_whatif(period: str, scenario, rules_path: str | None = None, extracts: s
         return run_scenario(inputs, scenario)
     except ScenarioError as exc:
         raise CommandError(str(exc)) from None
+
+
+def _forecast(args: argparse.Namespace) -> int:
+    from allocation_pipeline.core.insights.config import shift_period
+    from allocation_pipeline.core.insights.forecast import forecast_all, forecasts_frame
+    from allocation_pipeline.core.money import format_money
+    from allocation_pipeline.warehouse.engine import describe, ensure_schema, make_engine
+    from allocation_pipeline.warehouse.insights_store import allocated_history, driver_history, store_forecasts
+
+    if not 1 <= args.periods <= 36:
+        raise CommandError(f"--periods {args.periods}: forecast between 1 and 36 months")
+    if not 0.5 <= args.level < 1:
+        raise CommandError(f"--level {args.level}: give a prediction interval level from 0.5 to below 1, e.g. 0.8")
+    if args.last:
+        _check_period(args.last)
+    url = settings.warehouse_url()
+    engine = make_engine(url)
+    try:
+        ensure_schema(engine)
+        with engine.connect() as conn:
+            everything = allocated_history(conn, "0000-01", args.last or "9999-12")
+            last = args.last or (max(everything["period"]) if not everything.empty else None)
+            if last is None:
+                raise CommandError(f"no allocation runs in {describe(url)}: run some months first (allocation run)")
+            first = shift_period(last, -(args.history - 1))
+            allocated = everything[everything["period"] >= first] if not everything.empty else everything
+            drivers = driver_history(conn, first, last)
+        kinds = set(args.kind or ("pool", "driver", "cost_object"))
+        forecasts = [
+            f for f in forecast_all(allocated if kinds & {"pool", "cost_object"} else allocated.iloc[0:0],
+                                    drivers if "driver" in kinds else drivers.iloc[0:0], args.periods, args.level)
+            if f.kind in kinds
+        ]
+        if not forecasts:
+            raise CommandError(f"nothing to forecast up to {last}: no allocation runs or driver values in {describe(url)}")
+        if not args.no_store:
+            with engine.begin() as conn:
+                store_forecasts(conn, last, forecasts_frame(forecasts, last))
+    finally:
+        engine.dispose()
+    months = [shift_period(last, k) for k in range(1, args.periods + 1)]
+    print(f"Forecast of {', '.join(months)} from history up to {last} ({args.level:.0%} prediction intervals):")
+    for f in forecasts:
+        money = f.kind != "driver"
+        show = (lambda v: format_money(int(round(v)))) if money else (lambda v: f"{v:,.2f}")
+        where = f" ({f.entity}, {f.currency})" if f.entity else ""
+        print(f"  {f.kind} {f.series}{where}, {f.model}, {len(f.history)} months:")
+        for row in f.forecast.itertuples(index=False):
+            print(f"    {row.period}  {show(row.mean):>16}  [{show(row.lower)} to {show(row.upper)}]")
+        if f.backtest_periods:
+            error = f"{f.backtest_mape:.1f}%" if f.backtest_mape is not None else "n/a (a zero month)"
+            print(f"    backtest on the last {f.backtest_periods} month(s): error {error}, mean absolute {show(f.backtest_mae)}, "
+                  f"{f.backtest_inside} of {f.backtest_periods} inside the interval")
+        print(f"    {f.sentence}")
+    if not args.no_store:
+        print(f"Stored {len(forecasts)} series in {describe(url)} (forecasts, made after {last}).")
+    if args.whatif:
+        _forecast_whatif(args, last, months, forecasts)
+    return 0
+
+
+def _forecast_whatif(args: argparse.Namespace, last: str, months: list[str], forecasts) -> None:
+    from allocation_pipeline.core.insights.forecast import forecast_month_inputs
+    from allocation_pipeline.core.insights.whatif import ScenarioError, load_scenario, run_scenario
+
+    month = args.month or months[0]
+    if month not in months:
+        raise CommandError(f"--month {month} is not one of the forecast months ({', '.join(months)})")
+    try:
+        scenario = load_scenario(args.whatif)
+    except ScenarioError as exc:
+        raise CommandError(str(exc)) from None
+    document = _rules_document(args.rules or settings.rules_file())
+    inputs, _ = _read_extracts(args.extracts or settings.extracts_dir(), last, document)
+    moved, assumptions = forecast_month_inputs(inputs, forecasts, month)
+    try:
+        result = run_scenario(moved, scenario)
+    except ScenarioError as exc:
+        raise CommandError(str(exc)) from None
+    print()
+    print(f"What-if '{scenario.name}' on forecast month {month}, built from {last}'s inputs: " + "; ".join(assumptions) + ".")
+    print(result.report())
+    print("Not stored: a forecast month's scenario is printed only.")
 
 
 # --- reading ------------------------------------------------------------------------------------

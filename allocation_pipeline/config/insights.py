@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, PlainValidator, ValidationError, ValidationInfo, WithJsonSchema, field_validator
+from pydantic import BeforeValidator, model_validator, Field, PlainValidator, ValidationError, ValidationInfo, WithJsonSchema, field_validator
 from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
 
 from allocation_pipeline.config.fields import ConfigModel, Money, hint, invalid, number, text
 from allocation_pipeline.config.problems import Problem, YamlDocument, error_entries, locate
 from allocation_pipeline.config.rules import LABELS, SECTIONS, RuleModel
-from allocation_pipeline.core.insights.config import FLAG_KINDS, SECTION, SEVERITIES, InsightsConfig, PoolSpec, Thresholds
+from allocation_pipeline.core.insights.confidence import ConfidenceSettings
+from allocation_pipeline.core.insights.config import FLAG_KINDS, SECTION, SEVERITIES, InsightsConfig, PoolSpec, SuggestionSettings, Thresholds
 
 
 class ThresholdsModel(ConfigModel):
@@ -76,6 +77,49 @@ class PoolModel(ConfigModel):
         return value
 
 
+Probability = Annotated[float, Field(gt=0, le=1), hint("must be a probability above 0 and at most 1")]
+P = Annotated[float, Field(gt=0, le=1), hint("must be a p-value above 0 and at most 1")]
+R2 = Annotated[float, Field(ge=-1, le=1), hint("must be a number between -1 and 1")]
+
+
+class ConfidenceModel(ConfigModel):
+    """When a driver key's evidence earns a label: a permutation test across units and out-of-sample R^2."""
+
+    permutations: Annotated[int, Field(ge=19), hint("must be a whole number of at least 19")] = Field(
+        ConfidenceSettings.permutations, description="shuffles of consumption across units in the permutation test")
+    seed: Annotated[int, Field(ge=0), hint("must be a whole number of at least 0")] = Field(ConfidenceSettings.seed, description="fixes the shuffles")
+    strong_p: P = Field(ConfidenceSettings.strong_p, description="strong: p-value at most this ...")
+    strong_r2: R2 = Field(ConfidenceSettings.strong_r2, description="... and out-of-sample R^2 at least this")
+    moderate_p: P = Field(ConfidenceSettings.moderate_p, description="moderate: p-value at most this ...")
+    moderate_r2: R2 = Field(ConfidenceSettings.moderate_r2, description="... and out-of-sample R^2 at least this")
+    weak_p: P = Field(ConfidenceSettings.weak_p, description="weak: p-value at most this (none above)")
+    min_all_units_r2: R2 = Field(ConfidenceSettings.min_all_units_r2, description="a confident label also needs this R^2 over every unit")
+
+    def to_settings(self) -> ConfidenceSettings:
+        return ConfidenceSettings(**self.model_dump())
+
+
+class SuggestionsModel(ConfigModel):
+    """Cost-center suggestions for quarantined (or suspense) GL and AP lines."""
+
+    suspense_cost_centers: Annotated[list[str], hint("list cost center ids")] = Field(
+        default_factory=list, description="cost centers whose lines also get a suggestion")
+    history_periods: Annotated[int, Field(ge=1), hint("must be a whole number of at least 1")] = Field(
+        12, description="months of clean lines the model learns from")
+    high_confidence: Probability = Field(0.8, description="probability at or above: high")
+    medium_confidence: Probability = Field(0.5, description="probability at or above: medium (else low)")
+    seed: Annotated[int, Field(ge=0), hint("must be a whole number of at least 0")] = Field(13, description="fixes the model")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "SuggestionsModel":
+        if self.medium_confidence > self.high_confidence:
+            raise invalid("medium_confidence cannot be above high_confidence")
+        return self
+
+    def to_settings(self) -> SuggestionSettings:
+        return SuggestionSettings(**{**self.model_dump(), "suspense_cost_centers": tuple(self.suspense_cost_centers)})
+
+
 def _every_kind_blocks(value: Any) -> Any:
     return {kind: "low" for kind in value} if isinstance(value, list) else value
 
@@ -104,6 +148,8 @@ class InsightsModel(ConfigModel):
     thresholds: Annotated[ThresholdsModel | None, hint("expected a mapping")] = None
     blocking: Blocking = None
     pools: Annotated[list[PoolModel] | None, hint("expected a list")] = None
+    confidence: Annotated[ConfidenceModel | None, hint("expected a mapping (permutations, seed, strong_p, ...)")] = None
+    suggestions: Annotated[SuggestionsModel | None, hint("expected a mapping (suspense_cost_centers, history_periods, high_confidence, ...)")] = None
 
     @field_validator("blocking")
     @classmethod
@@ -144,4 +190,8 @@ def check_insights(document: Any, source: YamlDocument | None = None) -> tuple[I
         for i, p in enumerate(model.pools or [])
     )
     thresholds = (model.thresholds or ThresholdsModel()).to_thresholds()
-    return InsightsConfig(pools, thresholds, model.blocking or {}, model.history_periods, model.min_periods), []
+    return InsightsConfig(
+        pools, thresholds, model.blocking or {}, model.history_periods, model.min_periods,
+        confidence=(model.confidence or ConfidenceModel()).to_settings(),
+        suggestions=(model.suggestions or SuggestionsModel()).to_settings(),
+    ), []

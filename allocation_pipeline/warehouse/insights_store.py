@@ -20,13 +20,28 @@ from allocation_pipeline.warehouse.engine import sql_text
 from allocation_pipeline.warehouse.ledger_store import PIPELINE
 
 # The tables the insights write, and nothing else.
-INSIGHT_TABLES = ("driver_analysis", "anomaly_flags", "narratives", "profitability", "whatif_scenarios", "whatif_results")
+INSIGHT_TABLES = ("driver_analysis", "driver_confidence", "anomaly_flags", "narratives", "profitability", "whatif_scenarios", "whatif_results")
 
 
 def driver_history(conn: sa.Connection, first_period: str, last_period: str) -> pd.DataFrame:
     """Driver values of every period from `first_period` to `last_period` that the warehouse holds."""
     frame = read_frame(conn, sql_text("select_driver_values_between"), {"first_period": first_period, "last_period": last_period})
     return frame.astype({"period": str, "driver": str, "dimension": str, "cost_object": str, "value": "float64"})
+
+
+def allocated_history(conn: sa.Connection, first_period: str, last_period: str) -> pd.DataFrame:
+    """What each target received per rule (multi-level runs under their origin) and period, runs not voided or rejected."""
+    frame = read_frame(conn, sql_text("select_allocated_history"), {"first_period": first_period, "last_period": last_period})
+    return frame.astype({"period": str, "rule_id": str, "amount_cents": "int64"}) if not frame.empty else frame
+
+
+def store_forecasts(conn: sa.Connection, made_after: str, frame: pd.DataFrame) -> int:
+    """The forecasts made after `made_after` (the last actual month), replacing earlier ones made after it."""
+    return replace_rows(conn, "forecasts", frame, {"made_after": made_after})
+
+
+def stored_forecasts(conn: sa.Connection, made_after: str) -> pd.DataFrame:
+    return read_frame(conn, sql_text("select_forecasts"), {"made_after": made_after})
 
 
 def rule_run_lines(conn: sa.Connection, period: str) -> pd.DataFrame:

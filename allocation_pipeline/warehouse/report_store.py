@@ -49,6 +49,8 @@ def read_report_data(
     documents = frame("select_report_source_documents", window) if runs["source_document"].notna().any() else pd.DataFrame()
     flags = frame("select_anomaly_flags", {"period": period})
     profitability = frame("select_profitability", {"period": period})
+    forecasts = frame("select_forecasts", {"made_after": period})
+    suggestions = frame("select_period_cost_center_suggestions", {"period": period})
     return ReportData(
         period=period,
         entity=entity,
@@ -72,10 +74,23 @@ def read_report_data(
         driver_analysis=frame("select_report_driver_analysis", {"period": period}),
         profitability=profitability[profitability["entity"] == entity].reset_index(drop=True) if not profitability.empty else profitability,
         quarantine=frame("select_report_quarantine", {"period": period}),
+        driver_confidence=frame("select_report_driver_confidence", {"period": period}),
+        forecasts=_of_entity(forecasts, entity, keep_blank=True),
+        suggestions=_of_entity(suggestions, entity),
         top_documents=top_documents,
         generated_at=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         source=describe(str(conn.engine.url)),
     )
+
+
+def _of_entity(frame: pd.DataFrame, entity: str, keep_blank: bool = False) -> pd.DataFrame:
+    """The rows of one entity (and, with keep_blank, the entity-less ones, e.g. driver forecasts)."""
+    if frame.empty:
+        return frame
+    mine = frame["entity"] == entity
+    if keep_blank:
+        mine |= frame["entity"].fillna("") == ""
+    return frame[mine].reset_index(drop=True)
 
 
 def _typed(frame: pd.DataFrame) -> pd.DataFrame:

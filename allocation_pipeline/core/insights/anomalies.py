@@ -9,6 +9,9 @@ Kinds (`config.FLAG_KINDS`):
   does not hide another.
 - period_jump: a target's amount changed by more than the threshold against the previous period.
 - fit_drop: the rule's key follows consumption much less well this period than before.
+- confidence_drop: the rule's key loses confidence against its own history: this period's label
+  (a permutation test of the key against consumption shuffled across its targets, `confidence`)
+  is below the median label of the earlier periods, and no longer strong.
 - turned_unprofitable: made by `profitability.unprofitable_flags`.
 
 `flags_for_run` and `blocking_flags` are the approval-policy feed: the allocation asset can
@@ -26,7 +29,8 @@ import pandas as pd
 from allocation_pipeline.core.allocation.allocate import RunDraft
 from allocation_pipeline.core.insights.changes import driver_table, explain_change, method_label, object_key, rule_drivers
 from allocation_pipeline.core.insights.config import InsightsConfig, Thresholds
-from allocation_pipeline.core.insights.driver_analysis import key_fit_by_period
+from allocation_pipeline.core.insights.confidence import LABELS, STRONG, ConfidenceSettings, key_confidence_by_period
+from allocation_pipeline.core.insights.driver_analysis import key_fit_by_period, key_shares_by_period
 from allocation_pipeline.core.allocation.methods import AllocationMethod
 from allocation_pipeline.core.money import format_money
 from allocation_pipeline.core.allocation.rules import Rule
@@ -45,9 +49,10 @@ class Flag:
     """One anomaly. `cost_object` None: the rule as a whole. `amount_cents` is the money at stake,
     signed: for consumption_gap and peer_outlier what the object pays beyond its consumption or
     the peers' rate (negative: it pays less), for period_jump the change, for turned_unprofitable
-    the margin after allocation; None for fit_drop. `value` is the measured figure (gap in
-    percentage points, robust z, percent change, R^2 drop, margin percent) and `threshold` the
-    one it was held against. `blocking` is set from the `insights.blocking` configuration."""
+    the margin after allocation; None for fit_drop and confidence_drop. `value` is the measured
+    figure (gap in percentage points, robust z, percent change, R^2 drop, margin percent; for
+    confidence_drop this month's p-value) and `threshold` the one it was held against (for
+    confidence_drop the median p-value of the earlier months). `blocking` is set from the `insights.blocking` configuration."""
 
     period: str
     kind: str
@@ -139,6 +144,7 @@ def detect_flags(
                 flags += _jumps(context, rule, amounts, dict(zip(before["cost_object"], before["amount_cents"].astype(int))), in_period, previous_driver_values, th)
         if history is not None and pool is not None and rule is not None:
             flags += _fit_drop(context, rule, pool.consumption, history, th, methods)
+            flags += _confidence_drop(context, rule, pool.consumption, history, config.confidence, methods)
     return [replace(f, blocking=config.blocks(f.kind, f.severity)) for f in flags]
 
 
@@ -301,6 +307,33 @@ def _fit_drop(context, rule: Rule, consumption: str, history: pd.DataFrame, th: 
             period, "fit_drop", severity_of(drop / th.fit_drop), rule_id, entity, currency, None, None, round(drop, 4), th.fit_drop,
             f"The key of rule {rule_id} ({method_label(rule)}) follows {consumption} less well in {period}: R2 {now:.2f} against a median "
             f"of {before:.2f} over {span} (a drop of {drop:.2f}); check which driver changed before relying on it.",
+        )
+    ]
+
+
+def _confidence_drop(context, rule: Rule, consumption: str, history: pd.DataFrame, settings: ConfidenceSettings, methods) -> list[Flag]:
+    period, rule_id, entity, currency = context
+    shares = key_shares_by_period(history[history["period"] <= period], consumption, rule, methods)
+    rows = key_confidence_by_period([(p, y, k) for p, _, y, k in shares], settings)
+    current = [r for r in rows if r["period"] == period]
+    earlier = [r for r in rows if r["period"] < period]
+    if not current or len(earlier) < MIN_FIT_HISTORY:
+        return []
+    now = current[0]
+    ranks = sorted(LABELS.index(r["label"]) for r in earlier)
+    usual = ranks[(len(ranks) - 1) // 2]  # the lower median: a drop must be below most earlier periods
+    levels = usual - LABELS.index(now["label"])
+    if levels <= 0 or now["label"] == STRONG:
+        return []
+    before_p = float(np.median([r["p_value"] for r in earlier]))
+    span = f"{earlier[0]['period']} to {earlier[-1]['period']}"
+    return [
+        Flag(
+            period, "confidence_drop", ("low", "medium", "high")[min(levels, 3) - 1], rule_id, entity, currency, None, None,
+            round(now["p_value"], 6), round(before_p, 6),
+            f"The key of rule {rule_id} ({method_label(rule)}) has lost confidence in {period}: {now['label']} (p = {now['p_value']:.3f}, "
+            f"R2 {now['r2']:.2f} over {now['units']} targets, {settings.permutations} shuffles of {consumption} across them) against "
+            f"{LABELS[usual]} in most of {span} (median p = {before_p:.3f}); check whether its drivers still measure what the pool consumes.",
         )
     ]
 

@@ -13,6 +13,21 @@
         jump_min_amount: "1000.00"  # ... and at least this much money
         fit_drop: 0.2               # drop of the key's R^2 against its median over earlier periods
       blocking: {consumption_gap: high}   # flag kind -> lowest severity that blocks (default: none block)
+      confidence:                   # optional: the permutation test and the labels (defaults shown)
+        permutations: 499
+        seed: 20260
+        strong_p: 0.005
+        strong_r2: 0.6
+        moderate_p: 0.01
+        moderate_r2: 0.3
+        weak_p: 0.1
+        min_all_units_r2: 0.3
+      suggestions:                  # optional: cost-center suggestions for quarantined lines
+        suspense_cost_centers: [US-SUSP]   # lines booked here get a suggestion too
+        history_periods: 12         # months of clean lines the model learns from
+        high_confidence: 0.8        # probability at or above: high; at or above medium_confidence: medium
+        medium_confidence: 0.5
+        seed: 13
       pools:
         - id: us_corporate_it       # a rule id, or the id a recommendation gives the rule it adds
           consumption: it_consumption
@@ -34,15 +49,30 @@ from typing import Any, Mapping
 
 from allocation_pipeline.config.problems import ConfigError
 from allocation_pipeline.core.allocation.methods import AllocationMethod
+from allocation_pipeline.core.insights.confidence import ConfidenceSettings
 from allocation_pipeline.core.allocation.rules import Rule, RuleSet, RulesError, parse_rules
 
 SECTION = "insights"
-FLAG_KINDS = ("consumption_gap", "peer_outlier", "period_jump", "fit_drop", "turned_unprofitable")
+FLAG_KINDS = ("consumption_gap", "peer_outlier", "period_jump", "fit_drop", "turned_unprofitable", "confidence_drop")
 SEVERITIES = ("low", "medium", "high")
 
 
 class InsightsConfigError(ConfigError):
     """An `insights:` section that cannot be used; the message names the file, entry and field."""
+
+
+@dataclass(frozen=True)
+class SuggestionSettings:
+    """Cost-center suggestions for quarantined lines: `suspense_cost_centers` are cost centers whose
+    lines also get a suggestion; the model learns from `history_periods` months of clean lines;
+    a suggestion's probability at or above `high_confidence` is high, at or above
+    `medium_confidence` medium, else low; `seed` fixes the model."""
+
+    suspense_cost_centers: tuple[str, ...] = ()
+    history_periods: int = 12
+    high_confidence: float = 0.8
+    medium_confidence: float = 0.5
+    seed: int = 13
 
 
 @dataclass(frozen=True)
@@ -83,6 +113,8 @@ class InsightsConfig:
     history_periods: int = 12
     min_periods: int = 3
     path: str = ""
+    confidence: ConfidenceSettings = ConfidenceSettings()
+    suggestions: SuggestionSettings = field(default_factory=lambda: SuggestionSettings())
 
     def pool(self, pool_id: str) -> PoolSpec:
         for pool in self.pools:

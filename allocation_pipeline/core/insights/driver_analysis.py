@@ -24,6 +24,9 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import linprog, nnls
 
+from allocation_pipeline.core.insights.confidence import (
+    NONE, Confidence, ConfidenceSettings, Panel, assess, permutation_evidence, unit_evidence,
+)
 from allocation_pipeline.core.allocation.methods import AllocationMethod, MethodError, MethodRequest, available_methods, get_method
 from allocation_pipeline.core.money import largest_remainder
 from allocation_pipeline.core.allocation.rules import Rule
@@ -39,9 +42,21 @@ BLEND_MIN_GAIN = 0.10
 # Drivers moving together this closely cannot be told apart well; the rationale says so.
 COLLINEAR = 0.9
 WEAK_FIT_R2 = 0.5
+# A cost object is only left out when it lies on the same side of its held-out prediction in so
+# many months that a coin would do so with at most this probability (one-sided sign test).
+UNIT_SIGN_P = 0.05
 
 STATUS_OK = "ok"
 STATUS_INSUFFICIENT = "insufficient_data"
+# The analysis ran, but no driver explains the pool better than chance: nothing is proposed.
+STATUS_NO_EVIDENCE = "no_evidence"
+NO_DRIVER = "no driver explains this pool"
+
+
+CONFIDENCE_COLUMNS = [
+    "period", "pool_id", "label", "p_value", "permutations", "seed", "oos_r2", "oos_error_points", "null_r2", "units_tested",
+    "all_units_r2", "all_units_error_points", "kept_r2", "units_left_out", "proposed", "sentence",
+]
 
 
 @dataclass(frozen=True)
@@ -73,6 +88,12 @@ class Recommendation:
     r2: float
     error_points: float
     reasons: tuple[str, ...]
+    confidence: str = ""
+
+    @property
+    def confident(self) -> bool:
+        """Strong or moderate evidence: only then may it be written into the rules."""
+        return self.confidence in ("strong", "moderate")
 
 
 @dataclass(frozen=True)
@@ -93,6 +114,7 @@ class DriverAnalysis:
     recommendation: Recommendation | None = None
     left_out: Mapping[str, float] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    confidence: Confidence | None = None
 
     def weights(self) -> dict[str, int]:
         """The weighted key in percent, drivers with weight only, largest first."""
@@ -106,7 +128,7 @@ class DriverAnalysis:
             + (f" ({self.periods[0]} to {self.periods[-1]})" if self.periods else "")
         )
         lines = [head]
-        if self.status != STATUS_OK:
+        if self.status == STATUS_INSUFFICIENT:
             lines += [f"  Too little data: {n}" for n in self.notes]
             lines.append("  No recommendation.")
             return "\n".join(lines)
@@ -120,11 +142,35 @@ class DriverAnalysis:
             f"  {'weighted key':<{width}}  {'':>11}  {_num(self.weighted_r2):>9}  {_num(self.weighted_error_points):>11}  {'':>6}  "
             "error measured on periods left out of the fit"
         )
+        if self.confidence is not None:
+            c = self.confidence
+            every = f", all units R2 {_num(c.all_units_r2)}" if c.all_units_r2 is not None else ""
+            lines.append(
+                f"Confidence: {c.label} (p = {c.p_value:.3f} over {c.permutations} shuffles, seed {c.seed}; "
+                f"out-of-sample R2 {c.oos_r2:.2f} leaving out one of {c.units} units at a time{every})"
+            )
+            lines.append(f"  {c.sentence}")
         if self.recommendation is not None:
-            lines.append(f"Recommendation: {self.recommendation.method} ({self.recommendation.label})")
+            lines.append(f"Recommendation: {self.recommendation.method} ({self.recommendation.label}), confidence {self.recommendation.confidence}")
             lines += [f"  - {r}" for r in self.recommendation.reasons]
+        elif self.status == STATUS_NO_EVIDENCE:
+            lines.append(f"Recommendation: none; {NO_DRIVER}, so nothing is proposed.")
         lines += [f"  Note: {n}" for n in self.notes]
         return "\n".join(lines)
+
+    def confidence_frame(self, period: str) -> pd.DataFrame:
+        """One row for the pool's confidence (the warehouse table driver_confidence); empty without a test."""
+        c = self.confidence
+        if c is None:
+            return pd.DataFrame(columns=CONFIDENCE_COLUMNS)
+        rec = self.recommendation
+        row = {
+            "period": period, "pool_id": self.pool_id, "label": c.label, "p_value": c.p_value, "permutations": c.permutations,
+            "seed": c.seed, "oos_r2": c.oos_r2, "oos_error_points": c.oos_error_points, "null_r2": c.null_r2, "units_tested": c.units,
+            "all_units_r2": c.all_units_r2, "all_units_error_points": c.all_units_error_points, "kept_r2": c.kept_r2,
+            "units_left_out": ",".join(self.left_out), "proposed": rec is not None and rec.confident, "sentence": c.sentence,
+        }
+        return pd.DataFrame([row], columns=CONFIDENCE_COLUMNS)
 
     def frame(self, period: str) -> pd.DataFrame:
         """One row per candidate driver, with the pool's figures and recommendation repeated (for the warehouse)."""
@@ -137,7 +183,7 @@ class DriverAnalysis:
             "recommended_method": rec.method if rec else None,
             "recommended_parameters": json.dumps(dict(rec.parameters), sort_keys=True) if rec else None,
             "recommendation": rec.label if rec else None,
-            "rationale": " ".join(rec.reasons) if rec else " ".join(self.notes),
+            "rationale": " ".join(rec.reasons) if rec else " ".join(([self.confidence.sentence] if self.confidence else []) + list(self.notes)),
         }
         rows = [
             {**common, "driver": d.driver, "correlation": d.correlation, "r2": d.r2, "error_points": d.error_points,
@@ -158,11 +204,18 @@ def analyse_drivers(
     targets: list[str] | tuple[str, ...] | None = None,
     min_periods: int = 3,
     min_objects: int | None = None,
+    settings: ConfidenceSettings | None = None,
 ) -> DriverAnalysis:
     """Analyse `candidates` against the `consumption` metric in `history` (driver values of
     several periods: period, driver, dimension, cost_object, value), over `targets` (default:
     every cost object with consumption). Needs `min_periods` periods with consumption and
-    `min_objects` cost objects (default: one more than the candidates, at least 4)."""
+    `min_objects` cost objects (default: one more than the candidates, at least 4).
+
+    The confidence comes from every cost object (`confidence` module); cost objects are left out
+    of the fit only when the drivers beat chance (p within the moderate level) and each has its own (a sign test of its
+    held-out residuals), and leaving them out never raises the label. Without evidence the
+    status is `no_evidence`: the figures are reported, weights and recommendation are not."""
+    settings = settings or ConfidenceSettings()
     candidates = list(dict.fromkeys(candidates))
     min_objects = min_objects or max(4, len(candidates) + 1)
     data = _Data.build(history, consumption, candidates, dimension, targets)
@@ -185,7 +238,25 @@ def analyse_drivers(
         fits = tuple(DriverFit(d, None, None, None, 0, "not analysed: too little data") for d in candidates)
         return DriverAnalysis(pool_id, consumption, dimension, STATUS_INSUFFICIENT, data.periods, data.objects, fits, notes=tuple(shortfalls + notes))
 
-    left_out = _robust_exclusions(data, min_objects)
+    panel = Panel.from_rows(data.S, data.y, data.pidx, data.object_of_row)
+    if len(panel.units) < 3:
+        notes.append(
+            f"only {len(panel.units)} cost object(s) have {consumption} in every period; the confidence test needs at least 3"
+        )
+        fits = tuple(DriverFit(d, None, None, None, 0, "not analysed: too little data") for d in candidates)
+        return DriverAnalysis(pool_id, consumption, dimension, STATUS_INSUFFICIENT, data.periods, data.objects, fits, notes=tuple(notes))
+    evidence = permutation_evidence(panel, settings)
+    left_out: dict[str, float] = {}
+    if evidence.p_value <= settings.moderate_p:
+        for unit, residual in _robust_exclusions(data, min_objects).items():
+            same, months, p = unit_evidence(panel, evidence, unit)
+            if p <= UNIT_SIGN_P:
+                left_out[unit] = residual
+            else:
+                notes.append(
+                    f"{unit} looks far off the key ({residual:+.0%} in the median period) but lies on that side of its held-out "
+                    f"prediction in only {same} of {months} periods (sign test p = {p:.2f}); kept in the fit"
+                )
     keep = ~np.isin(data.object_of_row, list(left_out))
     S, y, pidx = data.S[keep], data.y[keep], data.pidx[keep]
     base = _even_split(pidx)
@@ -236,10 +307,37 @@ def analyse_drivers(
     weighted_r2 = _r2(y, key_pred, base)
     weighted_error = _cv_points(S, y, pidx, in_key)
     recommendation = _recommend(data, fits, percents, weighted_r2, weighted_error, left_out)
+    # The recommended key over every cost object, the ones left out included.
+    rec_weights = np.array([_key_weight(recommendation, d) for d in data.drivers])
+    all_pred = data.S @ rec_weights
+    all_r2 = _r2(data.y, all_pred, _even_split(data.pidx))
+    all_error = _mae_points(data.y, all_pred, data.pidx)
+    confidence = assess(evidence, settings, all_r2, all_error, _r2(y, S @ rec_weights, base))
+    if confidence.label == NONE:
+        fits = [
+            DriverFit(f.driver, f.correlation, f.r2, f.error_points, 0, "no key: " + NO_DRIVER if f.error_points is not None else f.note)
+            for f in fits
+        ]
+        return DriverAnalysis(
+            pool_id, consumption, dimension, STATUS_NO_EVIDENCE, data.periods, data.objects, tuple(fits),
+            weighted_r2, weighted_error, None, {}, tuple(notes), confidence,
+        )
+    reasons = (*recommendation.reasons, confidence.sentence)
+    recommendation = Recommendation(
+        recommendation.method, recommendation.parameters, recommendation.label, recommendation.r2, recommendation.error_points,
+        reasons, confidence.label,
+    )
     return DriverAnalysis(
         pool_id, consumption, dimension, STATUS_OK, data.periods, data.objects, tuple(fits),
-        weighted_r2, weighted_error, recommendation, left_out, tuple(notes),
+        weighted_r2, weighted_error, recommendation, left_out, tuple(notes), confidence,
     )
+
+
+def _key_weight(recommendation: Recommendation, driver: str) -> float:
+    """A driver's weight (0 to 1) in a recommended key."""
+    if recommendation.method == "driver":
+        return 1.0 if recommendation.parameters.get("driver") == driver else 0.0
+    return float(recommendation.parameters.get("weights", {}).get(driver, 0)) / 100.0
 
 
 def key_fit_by_period(
@@ -248,10 +346,22 @@ def key_fit_by_period(
     """How well a rule's own key follows consumption, period by period: period, objects, r2,
     error_points. The key comes from the rule's method itself (any plugin), over the cost objects
     with consumption that the rule targets (all of them when its targets are selected by `where`)."""
+    rows = []
+    for period, objects, y, pred in key_shares_by_period(history, consumption, rule, methods):
+        pidx = np.zeros(len(objects), dtype=np.int64)
+        rows.append({"period": period, "objects": len(objects), "r2": _r2(y, pred, _even_split(pidx)), "error_points": _mae_points(y, pred, pidx)})
+    return pd.DataFrame(rows, columns=["period", "objects", "r2", "error_points"])
+
+
+def key_shares_by_period(
+    history: pd.DataFrame, consumption: str, rule: Rule, methods: Mapping[str, AllocationMethod] | None = None
+) -> list[tuple[str, tuple[str, ...], np.ndarray, np.ndarray]]:
+    """Per period (in order): the cost objects with consumption the rule targets, their consumption
+    shares and the shares the rule's own key gives them (periods the key cannot share are skipped)."""
     methods = methods if methods is not None else available_methods()
     dimension = rule.target.dimension
     frame = history[history["dimension"] == dimension]
-    rows = []
+    out = []
     listed = set(rule.target.members) if rule.target.members is not None else None
     for period, in_period in frame.groupby("period", sort=True):
         used = in_period[in_period["driver"] == consumption]
@@ -274,10 +384,8 @@ def key_fit_by_period(
         if not w.sum() > 0:
             continue
         y = used.set_index("cost_object")["value"].reindex(list(objects)).to_numpy(np.float64) / total
-        pred = w / w.sum()
-        pidx = np.zeros(len(objects), dtype=np.int64)
-        rows.append({"period": str(period), "objects": len(objects), "r2": _r2(y, pred, _even_split(pidx)), "error_points": _mae_points(y, pred, pidx)})
-    return pd.DataFrame(rows, columns=["period", "objects", "r2", "error_points"])
+        out.append((str(period), objects, y, w / w.sum()))
+    return out
 
 
 # --- data ---------------------------------------------------------------------------------------

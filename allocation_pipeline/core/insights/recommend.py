@@ -129,7 +129,7 @@ def analyse_pool(
     window = _window(history, period, config.history_periods)
     analysis = analyse_drivers(
         window, pool.consumption, pool.candidates, pool_id=pool.id, dimension=rule.target.dimension, targets=targets,
-        min_periods=config.min_periods,
+        min_periods=config.min_periods, settings=config.confidence,
     )
     notes: list[str] = []
     current = _allocate(period, rule, rule_set, inputs, methods, notes) if has_rule and rule.effective_in(period) else None
@@ -165,8 +165,12 @@ def apply_recommendation(
     methods = methods if methods is not None else available_methods()
     recommendation = report.analysis.recommendation
     if recommendation is None:
+        why = [report.analysis.confidence.sentence] if report.analysis.confidence is not None else list(report.analysis.notes or ("too little data",))
+        raise RecommendationError(f"no recommendation for pool {report.pool.id} in {report.period}: " + " ".join(why) + " Nothing written.")
+    if not recommendation.confident:
         raise RecommendationError(
-            f"no recommendation for pool {report.pool.id} in {report.period}: " + " ".join(report.analysis.notes or ("too little data",))
+            f"the recommendation for pool {report.pool.id} in {report.period} has {recommendation.confidence} evidence "
+            f"(p = {report.analysis.confidence.p_value:.3f}); only strong or moderate evidence is written into the rules"
         )
     lines = text.splitlines()
     items = _rule_items(text)

@@ -4,7 +4,7 @@ drill-downs computed from them. Money is integer cents throughout (`*_cents` col
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
@@ -47,6 +47,18 @@ class ReportData:
     top_documents: int = 8
     generated_at: str = ""
     source: str = ""
+    # Issue 13 (empty when not computed): `driver_confidence` one row per insights pool of the
+    # period (label strong/moderate/weak/none, p_value, permutations, seed, oos_r2, all_units_r2,
+    # kept_r2, units_left_out, proposed, sentence); `forecasts` the entity's forecasts made after
+    # the period (kind pool/driver/cost_object, series, period, mean, lower, upper, level, model,
+    # backtest_periods, backtest_mape, backtest_mae, backtest_inside, sentence; money in cents for
+    # pools and cost objects); `suggestions` the entity's cost-center suggestions of the period
+    # (suggestion_id, extract, source_file, row_number, document_id, vendor, account, amount_cents,
+    # problem, suggested_cost_center, confidence, label, status, decided_cost_center, decided_by,
+    # decided_at, sentence).
+    driver_confidence: pd.DataFrame = field(default_factory=pd.DataFrame)
+    forecasts: pd.DataFrame = field(default_factory=pd.DataFrame)
+    suggestions: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def period_runs(self) -> pd.DataFrame:
@@ -145,6 +157,19 @@ def report_narrative(data: ReportData, figures: dict[str, int]) -> list[str]:
     if not own.empty:
         own = own[(own["scope"] != "period") & (own["entity"] == data.entity)]
     return [opening] + [str(n) for n in own["narrative"]] if not own.empty else [opening]
+def insight_figures(data: ReportData) -> dict[str, int]:
+    """Counts of the issue 13 insights: pools by confidence label, pools with a key proposed,
+    forecast series, and suggestions open, accepted, rejected and of high confidence."""
+    confidence, suggestions = data.driver_confidence, data.suggestions
+    labels = confidence["label"].value_counts().to_dict() if not confidence.empty else {}
+    statuses = suggestions["status"].value_counts().to_dict() if not suggestions.empty else {}
+    return {
+        **{f"pools_{label}": int(labels.get(label, 0)) for label in ("strong", "moderate", "weak", "none")},
+        "pools_proposed": int(confidence["proposed"].astype(bool).sum()) if not confidence.empty else 0,
+        "forecast_series": int(data.forecasts[["kind", "series"]].drop_duplicates().shape[0]) if not data.forecasts.empty else 0,
+        **{f"suggestions_{status}": int(statuses.get(status, 0)) for status in ("open", "accepted", "rejected")},
+        "suggestions_high": int((suggestions["label"] == "high").sum()) if not suggestions.empty else 0,
+    }
 
 
 COST_OBJECT_COLUMNS = ["cost_center", "cost_center_name", "cost_center_kind", "direct_cents", "allocated_cents", "after_cents"]

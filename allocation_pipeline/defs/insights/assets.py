@@ -8,7 +8,8 @@ import pandas as pd
 from allocation_pipeline.core.allocation.allocate import AllocationError, resolve_targets
 from allocation_pipeline.core.insights.anomalies import Flag, allocations_from_lines, detect_flags, flags_frame
 from allocation_pipeline.core.insights.config import InsightsConfig, InsightsConfigError, load_insights, pool_rule, shift_period
-from allocation_pipeline.core.insights.driver_analysis import analyse_drivers
+from allocation_pipeline.core.insights.driver_analysis import CONFIDENCE_COLUMNS, analyse_drivers
+from allocation_pipeline.core.insights.forecast import forecast_all, forecasts_frame
 from allocation_pipeline.core.insights.narrative import narratives
 from allocation_pipeline.core.insights.profitability import allocated_net, profitability as profitability_table, unprofitable_flags
 from allocation_pipeline.core.money import format_money
@@ -18,6 +19,9 @@ from allocation_pipeline.defs.partitions import fiscal_month_partitions, period_
 from allocation_pipeline.defs.resources import RulesResource, WarehouseResource
 from allocation_pipeline.warehouse import insights_store as store
 
+# Months of history a forecast reads (ETS is seasonal from 24).
+FORECAST_HISTORY = 36
+
 # One check per flag kind on anomaly_flags. Blocking in the graph; a failing check blocks only
 # when one of its flags is configured to block (`insights.blocking`), else it is a warning.
 FLAG_CHECKS = {
@@ -25,6 +29,7 @@ FLAG_CHECKS = {
     "peer_outlier": ("unit_costs_in_line_with_peers", "No target pays a cost per unit far from its peers' (median and MAD)."),
     "period_jump": ("no_unexplained_jumps", "No target's amount jumps against the previous period beyond the threshold."),
     "fit_drop": ("driver_fits_hold", "No rule's key follows consumption much less well than in earlier periods."),
+    "confidence_drop": ("driver_keys_keep_their_confidence", "No rule's key loses confidence (permutation test) against its own history."),
 }
 
 
@@ -45,14 +50,15 @@ def _rules_by_id(rules: RulesResource) -> dict:
 @dg.asset(group_name="insights", partitions_def=fiscal_month_partitions, deps=["driver_values", "cost_centers"], kinds={"pandas", "scipy"})
 def driver_analysis(context: dg.AssetExecutionContext, warehouse: WarehouseResource, rules: RulesResource) -> dg.Output[pd.DataFrame]:
     """Driver analysis of every insights pool over the months up to this one: correlation, non-negative
-    weights, fit and a recommendation, or a plain statement that there is too little data."""
+    weights, fit, a confidence from a permutation test across units (driver_confidence) and a
+    recommendation, or a plain statement that there is too little data or no driver explains the pool."""
     period = period_of(context.partition_key)
     config = _config(rules)
     rule_set = rules.load()
     with warehouse.get_engine().connect() as conn:
         history = store.driver_history(conn, shift_period(period, -(config.history_periods - 1)), period)
         cost_centers, _, _ = store.master_data(conn)
-    frames, reports = [], []
+    frames, reports, confidences = [], [], []
     for pool in config.pools:
         try:
             rule = pool_rule(pool, rule_set)
@@ -61,13 +67,16 @@ def driver_analysis(context: dg.AssetExecutionContext, warehouse: WarehouseResou
             raise dg.Failure(description=f"insights pool {pool.id}: {exc}") from exc
         analysis = analyse_drivers(
             history, pool.consumption, pool.candidates, pool_id=pool.id, dimension=rule.target.dimension, targets=targets,
-            min_periods=config.min_periods,
+            min_periods=config.min_periods, settings=config.confidence,
         )
         frames.append(analysis.frame(period))
+        confidences.append(analysis.confidence_frame(period))
         reports.append(analysis.report())
     frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    confidence = pd.concat(confidences, ignore_index=True) if confidences else pd.DataFrame(columns=CONFIDENCE_COLUMNS)
     with warehouse.get_engine().begin() as conn:
         store.replace_period(conn, "driver_analysis", frame, period)
+        store.replace_period(conn, "driver_confidence", confidence, period)
     summary = frame.drop_duplicates("pool_id")[["pool_id", "status", "periods_used", "recommendation", "weighted_r2"]] if not frame.empty else frame
     return dg.Output(
         frame,
@@ -75,6 +84,7 @@ def driver_analysis(context: dg.AssetExecutionContext, warehouse: WarehouseResou
             "pools": dg.MetadataValue.int(len(config.pools)),
             "periods_in_warehouse": dg.MetadataValue.int(history["period"].nunique()),
             "by_pool": markdown_table(summary),
+            "confidence": markdown_table(confidence[["pool_id", "label", "p_value", "oos_r2", "all_units_r2", "proposed"]]),
             "analysis": dg.MetadataValue.md("\n\n".join(f"```\n{r}\n```" for r in reports) or "_no insights pools configured_"),
         },
     )
@@ -195,6 +205,38 @@ def allocation_narratives(context: dg.AssetExecutionContext, warehouse: Warehous
     )
 
 
+class ForecastConfig(dg.Config):
+    """How many months after the partition's month to forecast, and the prediction interval level."""
+
+    periods: int = 3
+    level: float = 0.8
+
+
+@dg.asset(group_name="insights", partitions_def=fiscal_month_partitions, deps=["allocation_runs", "driver_values"], kinds={"statsmodels"})
+def allocation_forecasts(context: dg.AssetExecutionContext, config: ForecastConfig, warehouse: WarehouseResource) -> dg.Output[pd.DataFrame]:
+    """The next months of each pool, driver and cost object's allocated cost after this month, by
+    exponential smoothing with prediction intervals, each with its backtest error (table forecasts)."""
+    period = period_of(context.partition_key)
+    first = shift_period(period, -(FORECAST_HISTORY - 1))
+    with warehouse.get_engine().connect() as conn:
+        allocated = store.allocated_history(conn, first, period)
+        drivers = store.driver_history(conn, first, period)
+    forecasts = forecast_all(allocated, drivers, config.periods, config.level)
+    frame = forecasts_frame(forecasts, period)
+    with warehouse.get_engine().begin() as conn:
+        store.store_forecasts(conn, period, frame)
+    pools = frame[frame["kind"] == "pool"][["series", "entity", "period", "mean", "lower", "upper", "backtest_mape"]]
+    return dg.Output(
+        frame,
+        metadata={
+            "series": dg.MetadataValue.int(len(forecasts)),
+            "forecast_without_history": dg.MetadataValue.int(sum(f.forecast.empty for f in forecasts)),
+            "pools": markdown_table(pools),
+            "sentences": dg.MetadataValue.md("\n".join(f"- {f.sentence}" for f in forecasts if f.kind == "pool") or "_no pools_"),
+        },
+    )
+
+
 def _check_result(check: str, flags: list[Flag]) -> dg.AssetCheckResult:
     """Passes without flags; fails as a warning, or as an error (blocking) when a flag is configured to block."""
     blocking = [f for f in flags if f.blocking]
@@ -211,4 +253,4 @@ def _check_result(check: str, flags: list[Flag]) -> dg.AssetCheckResult:
     )
 
 
-defs = dg.Definitions(assets=[driver_analysis, anomaly_flags, profitability, allocation_narratives])
+defs = dg.Definitions(assets=[driver_analysis, anomaly_flags, profitability, allocation_narratives, allocation_forecasts])

@@ -1,0 +1,3 @@
+DELETE FROM cost_center_suggestions
+WHERE period = :period
+  AND status = 'open'
