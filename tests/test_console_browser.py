@@ -154,7 +154,7 @@ def test_the_period_pages_runs_filters_work_in_the_console(console_url, browser,
         for document, name in (("EE-BILL000527", "a.csv"), ("EE-BILL000528", "b.csv")):
             path = tmp_path / name
             path.write_text(SLACK)
-            result, _ = ledger_store.submit_submission(conn, read_submission(path), "pat", name, source_document=document)
+            result = ledger_store.submit_submission(conn, read_submission(path), "pat", name, source_document=document)
             run_ids.append(result.run_id)
         ledger_store.reject_run(conn, run_ids[1], "ann", "not this month")
     engine.dispose()
