@@ -19,14 +19,16 @@ PERIOD_RE = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "preview",
-        help="print the lines one rule would create in a period, with driver values and shares; writes nothing",
+        help="print the lines one rule (or multi-level entry) would create in a period, with driver values and shares; writes nothing",
         description="Read the period's extracts (cleaned as the pipeline cleans them; quarantined rows are "
         "left out), run the rules of the same entity that come before RULE (a later rule may pool what "
         "earlier ones allocated), then RULE itself, and print RULE's lines: role, account, cost center, "
         "product, region, debit, credit, driver, driver value and share, with totals, notes and each "
-        "target's explanation. Nothing is written: no warehouse, no Dagster run, no file.",
+        "target's explanation. RULE may also be the id of a `multilevel:` entry: then every rule of its "
+        "entity runs first and the multi-level solve of the month's allocation matrix is previewed. "
+        "Nothing is written: no warehouse, no Dagster run, no file.",
     )
-    parser.add_argument("rule", metavar="RULE", help="the rule id")
+    parser.add_argument("rule", metavar="RULE", help="a rule id or a multi-level entry id of the rules file")
     parser.add_argument("--period", required=True, metavar="YYYY-MM", help="the fiscal month")
     parser.add_argument("--extracts", metavar="DIR", help=f"extracts directory (default ${settings.EXTRACTS_DIR_ENV} or <data>/extracts)")
     parser.add_argument("--rules", metavar="FILE", help=f"rules file (default ${settings.RULES_FILE_ENV} or <data>/rules.yaml)")
@@ -44,15 +46,19 @@ class PeriodData:
     gl_lines: pd.DataFrame
     driver_values: pd.DataFrame
     quarantined: dict[str, int]
+    allocation_matrix: pd.DataFrame | None = None
+    matrix_quarantine: pd.DataFrame | None = None
 
 
-def read_period(extracts_dir: Path | str, period: str) -> PeriodData:
-    """Read and clean one period's extracts with the core, as the pipeline's assets do."""
+def read_period(extracts_dir: Path | str, period: str, with_matrix: bool = False) -> PeriodData:
+    """Read and clean one period's extracts with the core, as the pipeline's assets do (the
+    allocation matrix too when `with_matrix`, for a multi-level preview)."""
     from allocation_pipeline.core.cleaning import EXTRACT_SPECS, clean_extract
     from allocation_pipeline.core.drivers import compute_driver_values
     from allocation_pipeline.core.extracts import read_extract
 
     quarantined: dict[str, int] = {}
+    quarantine_rows: dict[str, pd.DataFrame] = {}
 
     def clean(name: str, references: dict | None = None) -> pd.DataFrame:
         spec = EXTRACT_SPECS[name]
@@ -60,6 +66,7 @@ def read_period(extracts_dir: Path | str, period: str) -> PeriodData:
         wanted = period if spec.partitioned else None
         result = clean_extract(read_extract(extracts_dir, name, required, optional, period=wanted), spec, references, period=wanted)
         quarantined[name] = result.rows_quarantined
+        quarantine_rows[name] = result.quarantine
         return result.kept
 
     entities = clean("entities")
@@ -68,14 +75,14 @@ def read_period(extracts_dir: Path | str, period: str) -> PeriodData:
     references = {"entity": entities["entity"], "account": accounts["account"], "cost center": cost_centers["cost_center"]}
     gl_lines = clean("gl_lines", references)
     drivers = compute_driver_values(period, clean("headcount", references), clean("timesheets", references), clean("usage_metrics", references))
-    return PeriodData(entities, accounts, cost_centers, gl_lines, drivers, quarantined)
+    matrix = clean("allocation_matrix", references) if with_matrix else None
+    return PeriodData(entities, accounts, cost_centers, gl_lines, drivers, quarantined, matrix, quarantine_rows.get("allocation_matrix"))
 
 
 def _run(args: argparse.Namespace) -> int:
-    from allocation_pipeline.core.allocation import AllocationError, allocate_period, gl_balances
-    from allocation_pipeline.core.drivers import DriverError
-    from allocation_pipeline.core.extracts import ExtractError
+    from allocation_pipeline.cli import did_you_mean
     from allocation_pipeline.core.methods import MethodError
+    from allocation_pipeline.core.multilevel_config import MultilevelConfigError, load_multilevel
     from allocation_pipeline.core.rules import RulesError, load_rules
 
     period = args.period
@@ -85,25 +92,27 @@ def _run(args: argparse.Namespace) -> int:
     extracts_dir = args.extracts or settings.extracts_dir()
     try:
         rule_set = load_rules(rules_path)
-        rule = rule_set.get(args.rule)
-    except (RulesError, MethodError) as exc:
+        multilevel = load_multilevel(rules_path)
+    except (RulesError, MethodError, MultilevelConfigError) as exc:
         raise CommandError(str(exc)) from None
+    rules = {r.id: r for r in rule_set.rules}
+    entries = {s.id: s for s in multilevel.specs}
+    if args.rule in entries and args.rule not in rules:
+        return _preview_multilevel(entries[args.rule], rule_set, period, extracts_dir)
+    if args.rule not in rules:
+        known = list(rules) + list(entries)
+        raise CommandError(
+            f"{rules_path}: no rule or multi-level entry '{args.rule}'{did_you_mean(args.rule, known)} "
+            f"(rules: {', '.join(rules) or 'none'}; multi-level: {', '.join(entries) or 'none'})"
+        )
+    rule = rules[args.rule]
     if not rule.effective_in(period):
         window = f"from {rule.effective_from or 'the start'} to {rule.effective_to or 'open end'}"
         raise CommandError(f"rule {rule.id} is not in force in {period} (effective {window})")
     in_force = rule_set.for_period(period, rule.entity)
     chain = in_force[: [r.id for r in in_force].index(rule.id) + 1]
-    try:
-        data = read_period(extracts_dir, period)
-    except (ExtractError, DriverError) as exc:
-        raise CommandError(str(exc)) from None
-    try:
-        documents = _documents(chain, data.gl_lines)
-        outcome = allocate_period(
-            period, chain, gl_balances(data.gl_lines), data.driver_values, data.cost_centers, data.entities, documents=documents
-        )
-    except AllocationError as exc:
-        raise CommandError(f"allocation of {period} failed: {exc}") from None
+    data = _read(extracts_dir, period)
+    outcome = _allocate(period, chain, data)
 
     print(f"Preview of rule {rule.id} ({rule.entity}, {period}), method {rule.method}; nothing is written")
     if rule.description:
@@ -115,6 +124,71 @@ def _run(args: argparse.Namespace) -> int:
     if run is None:
         print(f"Pool is empty in {period}: the rule makes no run.")
         return 0
+    _print_run(run)
+    return 0
+
+
+def _read(extracts_dir, period: str, with_matrix: bool = False) -> PeriodData:
+    from allocation_pipeline.core.drivers import DriverError
+    from allocation_pipeline.core.extracts import ExtractError
+
+    try:
+        return read_period(extracts_dir, period, with_matrix=with_matrix)
+    except (ExtractError, DriverError) as exc:
+        raise CommandError(str(exc)) from None
+
+
+def _allocate(period: str, rules: list, data: PeriodData):
+    from allocation_pipeline.core.allocation import AllocationError, allocate_period, gl_balances
+
+    try:
+        documents = _documents(rules, data.gl_lines)
+        return allocate_period(
+            period, rules, gl_balances(data.gl_lines), data.driver_values, data.cost_centers, data.entities, documents=documents
+        )
+    except AllocationError as exc:
+        raise CommandError(f"allocation of {period} failed: {exc}") from None
+
+
+def _preview_multilevel(spec, rule_set, period: str, extracts_dir) -> int:
+    """A multi-level entry: every rule of its entity in force runs first (the solve takes the cost
+    left after them, as the pipeline does), then the month's matrix is solved and its run shown."""
+    from allocation_pipeline.core.allocation import gl_balances
+    from allocation_pipeline.core.multilevel_runs import MultilevelRunError, allocate_multilevel, balances_after_runs
+
+    if not spec.effective_in(period):
+        raise CommandError(f"multi-level entry {spec.id} is not in force in {period}")
+    rules = rule_set.for_period(period, spec.entity)
+    data = _read(extracts_dir, period, with_matrix=True)
+    outcome = _allocate(period, rules, data)
+    moved = [run.lines.assign(entity=run.entity, currency=run.currency) for run in outcome.runs]
+    run_lines = pd.concat(moved, ignore_index=True) if moved else pd.DataFrame()
+    balances = balances_after_runs(gl_balances(data.gl_lines), run_lines)
+    quarantine = data.matrix_quarantine
+    if quarantine is not None and not quarantine.empty:
+        quarantine = quarantine[["source_file", "row_number", "reason"]].drop_duplicates(["source_file", "row_number"])
+    try:
+        solved = allocate_multilevel(period, [spec], balances, data.allocation_matrix, data.cost_centers, data.entities, quarantine)
+    except MultilevelRunError as exc:
+        raise CommandError(str(exc).removesuffix("; nothing stored")) from None
+
+    print(f"Preview of multi-level entry {spec.id} ({spec.entity}, {period}), method {spec.method_name}; nothing is written")
+    if spec.description:
+        print(f"  {spec.description}")
+    print(f"Rules applied first: {', '.join(r.id for r in rules) or 'none'} (runs submitted to the warehouse are not counted)")
+    print(f"GL lines read: {len(data.gl_lines):,} ({data.quarantined.get('gl_lines', 0):,} quarantined rows left out); "
+          f"allocation matrix rows: {len(data.allocation_matrix):,}")
+    for note in solved.notes:
+        print(f"note: {note}")
+    if not solved.drafts:
+        print(f"Nothing to pass on in {period}: the entry makes no run.")
+        return 0
+    _print_run(solved.drafts[0])
+    return 0
+
+
+def _print_run(run) -> None:
+    """A run's lines, totals, notes and each target's explanation."""
     lines = run.lines
     targets = lines[lines["role"] == "target"]
     print(f"Pool: {format_money(run.pool_cents)} {run.currency}; {len(targets)} target line(s)")
@@ -129,7 +203,6 @@ def _run(args: argparse.Namespace) -> int:
     print("\nWhy each target gets its amount:")
     for row in targets.itertuples(index=False):
         print(f"  {row.line_no:>4}  {row.explanation}")
-    return 0
 
 
 def _table(lines: pd.DataFrame) -> str:
