@@ -345,8 +345,9 @@ def _missing_text_as_none(frame: pd.DataFrame) -> pd.DataFrame:
     """Some drivers read a NULL in a text column back as NaN, a float that is truthy and breaks
     string formatting; runs read back carry None instead."""
     out = frame.copy()
-    for column in out.columns[out.dtypes == object]:
-        out[column] = out[column].astype(object).where(out[column].notna(), None)
+    for column in out.columns:
+        if pd.api.types.is_string_dtype(out[column]) or pd.api.types.is_object_dtype(out[column]):
+            out[column] = out[column].astype(object).where(out[column].notna(), None)
     return out
 
 
