@@ -164,6 +164,13 @@ def test_the_dagster_ui_command_names_the_dagster_of_this_environment(company, c
     assert rest[:2] == ["dev", "-w"] and Path(rest[2]).is_absolute() and Path(rest[2]).name == "workspace.yaml"
 
 
+def test_report_entities_are_read_in_any_case_and_a_misspelled_one_gets_a_suggestion(company, tmp_path, capsys):
+    assert cli.main(["report", "--period", SAMPLE_PERIOD, "--entity", "ee", "--out", str(tmp_path / "out")]) == 0
+    assert capsys.readouterr().out.split() == [str((tmp_path / "out" / "EE.html").resolve())]
+    assert cli.main(["report", "--period", SAMPLE_PERIOD, "--entity", "EEE", "--out", str(tmp_path / "out")]) == 2
+    assert "unknown entity EEE (did you mean EE?) (entities in the warehouse: EE, US)" in capsys.readouterr().err
+
+
 # --- the command line as a whole -------------------------------------------------------------
 
 

@@ -16,7 +16,7 @@ import pandas as pd
 import yaml
 
 from allocation_pipeline import settings
-from allocation_pipeline.cli import CommandError
+from allocation_pipeline.cli import CommandError, did_you_mean
 from allocation_pipeline.commands.preview import PERIOD_RE
 
 _FILES_HELP = {
@@ -175,10 +175,13 @@ class _Context:
         try:
             rule_set = parse_rules(document, rules_path, _methods())
             config = parse_insights(document, rules_path)
-            if pool_id is not None:
-                config.pool(pool_id)
         except (RulesError, InsightsConfigError, MethodError) as exc:
             raise CommandError(str(exc)) from None
+        if pool_id is not None:
+            try:
+                config.pool(pool_id)
+            except InsightsConfigError as exc:
+                raise CommandError(f"{exc}{did_you_mean(pool_id, [p.id for p in config.pools])}") from None
         inputs, history = _read_extracts(args.extracts or settings.extracts_dir(), args.period, document, config)
         return cls(args.period, rules_path, rule_set, config, inputs, history)
 
