@@ -36,6 +36,22 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     return f" (did you mean {by_case[close[0]]}?)" if close else ""
 
 
+def program() -> str:
+    """How to call this command line again in a printed hint: `allocation` when that is what the shell
+    finds, else the full path of the `allocation` that is running (a virtualenv not on PATH)."""
+    import shlex
+    import shutil
+    from pathlib import Path
+
+    invoked = Path(sys.argv[0])
+    if invoked.name != "allocation" or not invoked.exists():
+        return "allocation"
+    found = shutil.which("allocation")
+    if found and Path(found).resolve() == invoked.resolve():
+        return "allocation"
+    return shlex.quote(str(invoked.resolve()))
+
+
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 

@@ -125,6 +125,10 @@ class RunWatch:
                 self.failures.append(failure)
                 outcome.message = failure.split(": ", 1)[-1]
             self._tell(outcome, "end")
+        elif kind == "PIPELINE_FAILURE" and not self.failures:
+            # The run failed outside any step (e.g. while starting): say so rather than nothing.
+            error = getattr(event.event_specific_data, "error", None)
+            self.failures.append(f"run: {_root_message(error) if error is not None else event.message or 'failed'}")
         elif kind == "ASSET_CHECK_EVALUATION":
             failure = failure_of(event)
             if failure is not None:

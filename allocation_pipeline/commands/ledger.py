@@ -8,7 +8,7 @@ import sys
 from contextlib import contextmanager
 
 from allocation_pipeline import settings
-from allocation_pipeline.cli import CommandError, did_you_mean
+from allocation_pipeline.cli import CommandError, did_you_mean, program
 from allocation_pipeline.core.rules import RUN_TYPES
 from allocation_pipeline.core.ledger import STATUSES
 
@@ -141,7 +141,7 @@ def _submit(args) -> int:
           + (f", source document {document}" if document else ""))
     for note in result.notes:
         print(f"  note: {note}")
-    print(f"Next: allocation approve {result.run_id} --by NAME  (or reject it with a reason)")
+    print(f"Next: {program()} approve {result.run_id} --by NAME  (or reject it with a reason)")
     return 0
 
 
@@ -151,7 +151,7 @@ def _approve(args) -> int:
     with _transaction() as conn:
         args.run = resolve_run_id(conn, args.run)
         approve_run(conn, args.run, _who(args), args.reason)
-    print(f"{args.run} approved; it is posted by the next materialization of its period, the approved-runs sensor, or `allocation post {args.run}`")
+    print(f"{args.run} approved; it is posted by the next materialization of its period, the approved-runs sensor, or `{program()} post {args.run}`")
     return 0
 
 
