@@ -16,6 +16,7 @@ import re
 import shutil
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
 from allocation_pipeline import cli
@@ -31,6 +32,9 @@ def _point_at(monkeypatch, company: Path) -> None:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv(DATA_DIR_ENV, str(company))
     monkeypatch.setenv("DAGSTER_HOME", str(company / "dagster_home"))
+    # Output to a pipe is plain lines, whatever the environment says about colour terminals.
+    monkeypatch.delenv("FORCE_COLOR", raising=False)
+    monkeypatch.setenv("TTY_COMPATIBLE", "0")
     (company / "dagster_home").mkdir(exist_ok=True)
     (company / "dagster_home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
 
@@ -169,6 +173,35 @@ def test_report_entities_are_read_in_any_case_and_a_misspelled_one_gets_a_sugges
     assert capsys.readouterr().out.split() == [str((tmp_path / "out" / "EE.html").resolve())]
     assert cli.main(["report", "--period", SAMPLE_PERIOD, "--entity", "EEE", "--out", str(tmp_path / "out")]) == 2
     assert "unknown entity EEE (did you mean EE?) (entities in the warehouse: EE, US)" in capsys.readouterr().err
+
+
+def test_on_a_terminal_the_steps_show_a_live_bar(monkeypatch, capsys):
+    from allocation_pipeline.commands.run import StepProgress
+    from allocation_pipeline.reporting import StepOutcome
+
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")
+    with StepProgress(2) as progress:
+        step = StepOutcome("gl_lines")
+        progress(step, "start")
+        step.status, step.rows, step.seconds = "succeeded", 2_000, 0.25
+        progress(step, "end")
+    out = capsys.readouterr().out
+    assert "━" in out and "1/2" in out  # rich's bar and its step count
+    assert re.search(r"\[ 1/2\] gl_lines\s+done\s+2,000 rows\s+0\.25 s", out), out
+
+
+def test_a_run_that_fails_outside_its_steps_says_so():
+    from dagster._core.events import DagsterEvent, JobFailureData
+
+    from allocation_pipeline.reporting import RunWatch
+
+    watch = RunWatch(["gl_lines"])
+    error = _error("DagsterResourceFunctionError", "dagster._core.errors.DagsterResourceFunctionError: init\n",
+                   _error("WarehouseError", "allocation_pipeline.warehouse.engine.WarehouseError: warehouse.duckdb is locked by another process\n"))
+    event = DagsterEvent(event_type_value="PIPELINE_FAILURE", job_name="period_close_job", event_specific_data=JobFailureData(error=error))
+    watch(dg.EventLogEntry(error_info=None, level=40, user_message="", run_id="r", timestamp=0.0, dagster_event=event))
+    assert watch.failures == ["run: warehouse.duckdb is locked by another process"]
+    assert watch.skipped() == ["gl_lines"]
 
 
 # --- the command line as a whole -------------------------------------------------------------
