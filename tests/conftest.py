@@ -16,7 +16,12 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from allocation_pipeline.sample.generate import generate_company
+# The partitions are computed at import from the data directory's extracts; the tests' own companies
+# live under tmp, so the first fiscal month is fixed for every in-process test (subprocess tests
+# drop ALLOCATION_* variables and see the default behaviour).
+os.environ["ALLOCATION_FIRST_PERIOD"] = "2024-01"
+
+from allocation_pipeline.sample.generate import generate_company  # noqa: E402
 
 POSTGRES_URL = os.environ.get("ALLOCATION_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 SAMPLE_PERIOD = "2026-10"

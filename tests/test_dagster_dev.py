@@ -1,9 +1,13 @@
-"""Smoke test of `dagster dev -w workspace.yaml`: the webserver starts and its asset graph holds the pipeline.
+"""Smoke test of the Dagster UI command that `allocation run` prints: pasted into a shell in another
+directory, the webserver starts, its code location is named after the project and its asset graph
+holds the pipeline.
 
-Starts the real `dagster dev` (webserver, daemon and code server) on a free loopback port with
-DAGSTER_HOME and ALLOCATION_DATA_DIR under tmp_path, asks its GraphQL endpoint for the asset
-nodes (standard library only) and stops the whole process group by PID. Does not launch a run,
-read extracts or touch a warehouse; what the assets compute is covered elsewhere.
+Starts the real `dagster dev` (webserver, daemon and code server) through `bash -c` with the printed
+command, on a free loopback port chosen by the system (no fixed port: parallel workers each get
+their own), with DAGSTER_HOME and ALLOCATION_DATA_DIR under tmp_path and tmp_path as
+the working directory; asks its GraphQL endpoint for the locations and asset nodes (standard library
+only) and stops the whole process group by PID. Does not launch a run, read extracts or touch a
+warehouse; what the assets compute is covered elsewhere.
 """
 
 from __future__ import annotations
@@ -13,7 +17,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -21,11 +24,12 @@ from pathlib import Path
 
 import pytest
 
-from allocation_pipeline.settings import PROJECT_ROOT
+from allocation_pipeline.commands.run import dagster_ui_command
 
 STARTUP_TIMEOUT_SECONDS = 120
 STOP_TIMEOUT_SECONDS = 30
 EXPECTED_ASSETS = {"gl_lines", "driver_values", "allocation_runs", "journal_entries"}
+LOCATION_NAME = "allocation_pipeline"
 
 # One request answers both questions: has the code location loaded (or failed), and what is in it.
 QUERY = """
@@ -152,22 +156,13 @@ def _wait_for_loaded_location(process: subprocess.Popen, port: int, log: Path) -
     pytest.fail(f"dagster dev did not load the workspace within {STARTUP_TIMEOUT_SECONDS} s ({last_error})\n{log.read_text()}")
 
 
-@pytest.fixture
-def dagster_dev(tmp_path: Path):
-    """A running `dagster dev`: yields (process, port, log path); stopped and checked afterwards."""
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    # No usage statistics leave a test run.
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ALLOCATION_")}
-    env.update(DAGSTER_HOME=str(home), ALLOCATION_DATA_DIR=str(tmp_path / "data"))
+def _start(command: str, cwd: Path, env: dict, log: Path) -> tuple[subprocess.Popen, int]:
     port = _free_port()
-    log = tmp_path / "dagster_dev.log"
-    dagster = Path(sys.executable).with_name("dagster")
-    with log.open("wb") as out:
+    with log.open("ab") as out:
         process = subprocess.Popen(
-            [str(dagster), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
-            cwd=PROJECT_ROOT,
+            # As a user pastes it; bash execs a single command, so the PID is dagster's and SIGTERM reaches it.
+            ["bash", "-c", f"{command} -h 127.0.0.1 -p {port}"],
+            cwd=cwd,
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=out,
@@ -175,6 +170,23 @@ def dagster_dev(tmp_path: Path):
             start_new_session=True,
             preexec_fn=_default_signals,
         )
+    return process, port
+
+
+@pytest.fixture
+def dagster_dev(tmp_path: Path):
+    """A running `dagster dev` started with the printed command: yields (process, port, log path); stopped and checked afterwards."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    # No usage statistics leave a test run.
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ALLOCATION_")}
+    env.update(ALLOCATION_DATA_DIR=str(tmp_path / "data"))
+    env.pop("DAGSTER_HOME", None)  # the printed command sets it
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    log = tmp_path / "dagster_dev.log"
+    process, port = _start(dagster_ui_command(home), elsewhere, env, log)
     try:
         yield process, port, log
     finally:
@@ -191,6 +203,7 @@ def test_dagster_dev_serves_the_asset_graph(dagster_dev):
     entries = answer["data"]["workspaceOrError"]["locationEntries"]
     errors = [e["locationOrLoadError"] for e in entries if e["locationOrLoadError"]["__typename"] == "PythonError"]
     assert errors == [], f"the code location failed to load: {errors}\n{log.read_text()}"
+    assert [e["name"] for e in entries] == [LOCATION_NAME]
     assets = {"/".join(node["assetKey"]["path"]) for node in answer["data"]["assetNodes"]}
     missing = EXPECTED_ASSETS - assets
     assert not missing, f"asset graph lacks {sorted(missing)}; it has {sorted(assets)}"

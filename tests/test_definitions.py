@@ -58,6 +58,8 @@ def test_workspace_is_one_entry_pointing_at_the_top_level_definitions_file():
     workspace = yaml.safe_load((PROJECT_ROOT / "workspace.yaml").read_text())
     (entry,) = workspace["load_from"]
     assert entry["python_file"]["relative_path"] == "definitions.py"
+    # The Dagster UI names the code location after the project, not after the file.
+    assert entry["python_file"]["location_name"] == "allocation_pipeline"
 
 
 def test_period_close_job_covers_every_asset(defs: dg.Definitions):

@@ -149,6 +149,7 @@ def test_whatif_prints_baseline_and_scenario_side_by_side(company, capsys, tmp_p
         (["analyze", "--period", "2026-13"], "--period '2026-13' is not a fiscal month YYYY-MM"),
         (["analyze", "--period", PERIOD, "--pool", "nope"], "no insights pool 'nope' (pools: us_corporate_it)"),
         (["recommend", "--period", PERIOD, "--rule", "nope"], "no insights pool 'nope'"),
+        (["recommend", "--period", PERIOD, "--rule", "us_corporat_it"], "no insights pool 'us_corporat_it' (pools: us_corporate_it) (did you mean us_corporate_it?)"),
         (["whatif", "--period", PERIOD, "--scenario", "missing.yaml"], "missing.yaml: scenario file not found"),
         (["analyze", "--period", PERIOD, "--rules", "nowhere.yaml"], "nowhere.yaml: rules file not found"),
     ],

@@ -415,3 +415,49 @@ def test_four_eyes_whoever_submitted_a_run_cannot_approve_or_post_it(ledger, cap
     assert ledger.cli(capsys, "post", run_id, "--by", "bob")[0] == 0
     history = ledger.query("SELECT to_status, changed_by FROM allocation_run_history WHERE run_id = :r ORDER BY seq", r=run_id)
     assert history.values.tolist() == [["draft", "alice"], ["calculated", "alice"], ["approved", "bob"], ["posted", "bob"]]
+
+
+def test_run_ids_are_read_in_any_case_and_a_misspelled_one_gets_a_suggestion(ledger, capsys):
+    run_id, entry = ledger.submit_approve_post(capsys, ledger.file("slack.csv", SLACK), "EE-BILL000527")
+    status, out, err = ledger.cli(capsys, "show", run_id.lower())
+    assert status == 0, err
+    assert out.startswith(f"{run_id}  POSTED")
+    status, out, err = ledger.cli(capsys, "chain", entry.lower())
+    assert status == 0 and f"{run_id} (allocation run) -> posted as -> {entry} (journal entry)" in out
+    status, _, err = ledger.cli(capsys, "void", "alloc-0001", "--by", "bob", "--reason", "wrong split")
+    assert status == 0, err
+    assert ledger.status(run_id) == "voided"
+    status, out, err = ledger.cli(capsys, "show", "ALLOC-001")
+    assert status == 2 and out == ""
+    assert err.strip() == "allocation show: no allocation run ALLOC-001 (did you mean ALLOC-0001?)"
+    assert "Traceback" not in err
+
+
+def test_the_chain_of_a_document_that_does_not_exist_fails(ledger, capsys):
+    status, out, err = ledger.cli(capsys, "chain", "NOPE-123")
+    assert status == 2 and out == ""
+    assert "document NOPE-123 does not exist in the warehouse" in err
+    # A GL document nothing has allocated yet exists: its chain is empty, and that is said.
+    status, out, err = ledger.cli(capsys, "chain", "ee-bill000527")
+    assert status == 0, err
+    assert out.strip() == "EE-BILL000527: no linked documents"
+
+
+def test_the_rounding_cent_lands_on_the_largest_target_line_whichever_side_is_lighter(ledger, capsys):
+    # Debits short by 0.01 (the target side is lighter) and debits over by 0.01 (the source side is
+    # lighter): either way the source line keeps the amount taken from the pool and the largest
+    # target line absorbs the cent, so the entry balances.
+    cases = {
+        "short.csv": ("role,account,cost_center,debit,credit\nsource,60002,EE-ENG,0,10.00\ntarget,60002,EE-PRD,4.00,0\ntarget,60002,EE-SAL,5.99,0\n", [[1, 0, 1000], [2, 400, 0], [3, 600, 0]]),
+        "over.csv": ("role,account,cost_center,debit,credit\nsource,60002,EE-ENG,0,10.00\ntarget,60002,EE-PRD,4.00,0\ntarget,60002,EE-SAL,6.01,0\n", [[1, 0, 1000], [2, 400, 0], [3, 600, 0]]),
+    }
+    for name, (text, expected) in cases.items():
+        status, out, err = ledger.cli(capsys, "submit", ledger.file(name, text), "--entity", "EE", "--period", "2026-10")
+        assert status == 0, err
+        assert "note: rounding difference of 0.01 settled on line 3" in out
+        run_id = out.split()[0]
+        lines = ledger.query(
+            "SELECT line_no, CAST(debit * 100 AS BIGINT) AS d, CAST(credit * 100 AS BIGINT) AS c FROM allocation_lines WHERE run_id = :r ORDER BY line_no", r=run_id
+        )
+        assert lines.values.tolist() == expected, name
+

@@ -381,6 +381,14 @@ def test_a_declared_fallback_replaces_a_zero_driver_with_a_note(fallback, expect
     method = fallback if isinstance(fallback, str) else fallback["method"]
     assert run.notes[0] == f"driver 'floor_area' totals zero over the targets in 2026-10: shared by the fallback method {method} instead of driver"
     assert run.lines.loc[run.lines["role"] == "target", "driver"].iloc[0].endswith("(fallback)")
+    explanations = list(run.lines.loc[run.lines["role"] == "target", "explanation"])
+    assert not [e for e in explanations if "nan" in e.lower()], explanations
+
+
+def test_a_fallback_without_driver_values_explains_by_its_name_not_nan():
+    run = only_run([rule("driver", {"driver": "floor_area"}, fallback="even_split")], gl(("64000", "EE-IT", 10_000)), drivers(floor_area={"A": 0}))
+    explanations = list(run.lines.loc[run.lines["role"] == "target", "explanation"])
+    assert explanations[0] == "33.3333% of 100.00 by even split (fallback)", explanations
 
 
 def test_a_fallback_applies_to_each_dimension_of_a_product_of_shares():

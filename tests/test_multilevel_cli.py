@@ -98,6 +98,8 @@ def test_missing_file_bad_order_and_unwritable_output(files, capsys):
     assert "nope.csv: no such file" in capsys.readouterr().err
     assert run(files, "--method", "step-down", "--order", "CC1,ZZ") == 2
     assert "--order: item 2: 'ZZ' is not a cost center" in capsys.readouterr().err
+    assert run(files, "--method", "step-down", "--order", "CC11x") == 2
+    assert "--order: item 1: 'CC11x' is not a cost center of the costs or the matrix (did you mean CC11?)" in capsys.readouterr().err
     assert run(files, "--order", "CC1") == 2
     assert "--order applies only to --method step-down" in capsys.readouterr().err
     assert main(["multilevel", "--costs", str(files / "costs.csv"), "--matrix", str(files / "matrix.csv"),

@@ -127,6 +127,7 @@ def test_an_empty_pool_is_reported_not_failed(company, capsys):
         (["no_such_rule", "--period", "2026-10"], "no rule 'no_such_rule' (rules: it_overhead_split, ee_facilities_by_floor_area, us_facilities_by_floor_area)"),
         (["it_overhead_split", "--period", "2026-13"], "period '2026-13' is not a fiscal month YYYY-MM"),
         (["it_overhead_split", "--period", "October"], "period 'October' is not a fiscal month YYYY-MM"),
+        (["it_overhead_splt", "--period", "2026-10"], "no rule 'it_overhead_splt' (did you mean 'it_overhead_split'?)"),
         (["it_overhead_split", "--period", "2025-10"], "no file for period 2025-10 (found periods 2026-08, 2026-09, 2026-10)"),
     ],
 )
@@ -186,3 +187,18 @@ def test_preview_with_another_method_or_an_insights_pools_proposed_rule(company,
 def test_preview_with_a_bad_method_says_why(company, capsys, args, message):
     assert main(preview(company, *args[:1], "--period", "2026-10", *args[1:])) == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_multilevel_entry_of_the_rules_file_is_previewed_after_the_rules_of_its_entity(company, capsys):
+    before = snapshot(company)
+    assert main(preview(company, "ee_service_centers", "--period", "2026-10")) == 0
+    out = capsys.readouterr().out
+    assert "Preview of multi-level entry ee_service_centers (EE, 2026-10), method reciprocal; nothing is written" in out
+    assert "Rules applied first: it_overhead_split, ee_facilities_by_floor_area" in out
+    sources, targets = table_rows(out, "source"), table_rows(out, "target")
+    assert sources and targets
+    assert {t[2] for t in targets} == {"69000"} and {s[2] for s in sources} == {"69600"}
+    assert all(t[3].startswith("EE-") for t in targets)
+    assert "(balanced)" in out
+    assert "multi-level reciprocal: ends with" in out
+    assert snapshot(company) == before

@@ -29,10 +29,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--gl-lines", type=int, default=1_000_000, help="GL lines in the period (default 1,000,000)")
     parser.add_argument("--runs", type=int, default=10_000, help="allocation runs to add (default 10,000)")
     parser.add_argument("--lines", type=int, default=5_000, help="lines of the one large run (default 5,000)")
-    parser.add_argument("--period", default="2026-10")
-    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--period", default="2026-10", help="the generated month the pages show (default 2026-10)")
+    parser.add_argument("--repeat", type=int, default=7, help="requests per page after a warm-up; the median is reported (default 7)")
     parser.add_argument("--warehouse-url", help="SQLAlchemy URL of an empty warehouse instead of a temporary DuckDB file")
-    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--seed", type=int, default=7, help="seed of the generated company (default 7)")
     parser.set_defaults(func=_run)
 
 

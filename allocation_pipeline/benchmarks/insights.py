@@ -83,13 +83,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--candidates quarantined lines. Prints each time next to its target and a floor measured in the same run "
         "(one least-squares fit of the pool; reading the lines' features once).",
     )
-    parser.add_argument("--units", type=int, default=50)
-    parser.add_argument("--months", type=int, default=24)
-    parser.add_argument("--drivers", type=int, default=6)
+    parser.add_argument("--units", type=int, default=50, help="cost objects of the analysed pool (default 50)")
+    parser.add_argument("--months", type=int, default=24, help="months of history (default 24)")
+    parser.add_argument("--drivers", type=int, default=6, help="candidate drivers (default 6)")
     parser.add_argument("--lines", type=int, default=1_000_000, help="training lines of the month (default 1,000,000)")
     parser.add_argument("--candidates", type=int, default=20_000, help="quarantined lines to score (default 20,000)")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs of the driver analysis (default 3)")
-    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--seed", type=int, default=7, help="seed of the generated data (default 7)")
     parser.set_defaults(func=_run)
 
 

@@ -23,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--period", default="2026-10", help="the fiscal month to generate and run (default 2026-10)")
     parser.add_argument("--format", choices=["parquet", "csv"], default="parquet", help="extract file format (default parquet)")
     parser.add_argument("--warehouse-url", help="SQLAlchemy URL of an empty warehouse to use instead of a temporary DuckDB file")
-    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--seed", type=int, default=7, help="random seed of the generated company (default 7)")
     parser.set_defaults(func=_run)
 
 

@@ -32,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--repeat", type=int, default=3, help="timed runs after the warm-up (default 3)")
     parser.add_argument("--warehouse-url", help="SQLAlchemy URL of an empty warehouse to use instead of a temporary DuckDB file")
     parser.add_argument("--keep", metavar="DIR", help="copy the reports of the last run into DIR")
-    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--seed", type=int, default=7, help="random seed of the generated company (default 7)")
     parser.set_defaults(func=_run)
 
 

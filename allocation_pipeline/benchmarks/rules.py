@@ -39,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--gl-lines", type=int, default=1_000_000, help="GL lines in the period (default 1,000,000)")
     parser.add_argument("--period", default="2026-10", help="the fiscal month to generate (default 2026-10)")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs after the warm-up (default 3)")
-    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--seed", type=int, default=7, help="random seed of the generated company (default 7)")
     parser.set_defaults(func=_run)
 
 

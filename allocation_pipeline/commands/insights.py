@@ -18,7 +18,7 @@ import pandas as pd
 import yaml
 
 from allocation_pipeline import settings
-from allocation_pipeline.cli import CommandError
+from allocation_pipeline.cli import CommandError, did_you_mean
 from allocation_pipeline.commands.preview import PERIOD_RE
 
 _FILES_HELP = {
@@ -299,7 +299,8 @@ class AnalysisContext:
             if pool_id is not None:
                 config.pool(pool_id)
         except InsightsConfigError as exc:
-            raise CommandError(str(exc)) from None
+            message = f"{exc}{did_you_mean(pool_id, [p.id for p in config.pools])}" if pool_id is not None else str(exc)
+            raise CommandError(message) from None
         inputs, history = _read_extracts(extracts or settings.extracts_dir(), period, document, config)
         return cls(period, rules_path, rule_set, config, inputs, history)
 

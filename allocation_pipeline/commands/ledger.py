@@ -8,7 +8,7 @@ import sys
 from contextlib import contextmanager
 
 from allocation_pipeline import settings
-from allocation_pipeline.cli import CommandError
+from allocation_pipeline.cli import CommandError, did_you_mean, program
 from allocation_pipeline.core.allocation.rules import RUN_TYPES
 from allocation_pipeline.core.ledger.lifecycle import STATUSES
 
@@ -25,43 +25,45 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     submit.add_argument("--by", **by)
     submit.set_defaults(func=_submit)
 
+    run = {"metavar": "RUN", "help": "the allocation run id, e.g. ALLOC-0004 (any case)"}
+
     approve = subparsers.add_parser("approve", help="approve a calculated run")
-    approve.add_argument("run")
+    approve.add_argument("run", **run)
     approve.add_argument("--by", **by)
-    approve.add_argument("--reason")
+    approve.add_argument("--reason", help="why it is approved (optional); recorded in the run's history")
     approve.set_defaults(func=_approve)
 
     reject = subparsers.add_parser("reject", help="reject a calculated run")
-    reject.add_argument("run")
+    reject.add_argument("run", **run)
     reject.add_argument("--by", **by)
-    reject.add_argument("--reason", required=True)
+    reject.add_argument("--reason", required=True, help="why it is rejected; recorded in the run's history")
     reject.set_defaults(func=_reject)
 
     post = subparsers.add_parser("post", help="post an approved run now (the pipeline and its sensor also post)")
-    post.add_argument("run")
+    post.add_argument("run", **run)
     post.add_argument("--by", **by)
     post.set_defaults(func=_post)
 
     void = subparsers.add_parser("void", help="void a posted run with a reversing journal entry")
-    void.add_argument("run")
+    void.add_argument("run", **run)
     void.add_argument("--by", **by)
-    void.add_argument("--reason", required=True)
+    void.add_argument("--reason", required=True, help="why it is voided; recorded in the run's history")
     void.add_argument("--period", help="open fiscal month for the reversing entry (default: the run's own)")
     void.set_defaults(func=_void)
 
     runs = subparsers.add_parser("runs", help="list allocation runs")
-    runs.add_argument("--entity")
-    runs.add_argument("--status", choices=STATUSES)
-    runs.add_argument("--type", choices=RUN_TYPES)
-    runs.add_argument("--period")
+    runs.add_argument("--entity", help="only runs of this entity")
+    runs.add_argument("--status", choices=STATUSES, help="only runs in this status")
+    runs.add_argument("--type", choices=RUN_TYPES, help="only runs of this type")
+    runs.add_argument("--period", metavar="YYYY-MM", help="only runs of this fiscal month")
     runs.set_defaults(func=_runs)
 
     show = subparsers.add_parser("show", help="a run's details, lines, history and document chain")
-    show.add_argument("run")
+    show.add_argument("run", **run)
     show.set_defaults(func=_show)
 
     chain = subparsers.add_parser("chain", help="the document chain through any of its documents")
-    chain.add_argument("document", help="a source document, run id or journal entry id")
+    chain.add_argument("document", help="a source document, run id or journal entry id (any case)")
     chain.set_defaults(func=_chain)
 
 
@@ -125,7 +127,7 @@ def _submit(args) -> int:
           + (f", source document {draft.source_document}" if draft.source_document else ""))
     for note in result.notes:
         print(f"  note: {note}")
-    print(f"Next: allocation approve {result.run_id} --by NAME  (or reject it with a reason)")
+    print(f"Next: {program()} approve {result.run_id} --by NAME  (or reject it with a reason)")
     return 0
 
 
@@ -133,8 +135,9 @@ def _approve(args) -> int:
     from allocation_pipeline.warehouse.ledger_store import approve_run
 
     with _transaction() as conn:
+        args.run = resolve_run_id(conn, args.run)
         approve_run(conn, args.run, _who(args), args.reason)
-    print(f"{args.run} approved; it is posted by the next materialization of its period, the approved-runs sensor, or `allocation post {args.run}`")
+    print(f"{args.run} approved; it is posted by the next materialization of its period, the approved-runs sensor, or `{program()} post {args.run}`")
     return 0
 
 
@@ -142,6 +145,7 @@ def _reject(args) -> int:
     from allocation_pipeline.warehouse.ledger_store import reject_run
 
     with _transaction() as conn:
+        args.run = resolve_run_id(conn, args.run)
         reject_run(conn, args.run, _who(args), args.reason)
     print(f"{args.run} rejected")
     return 0
@@ -151,7 +155,7 @@ def _post(args) -> int:
     from allocation_pipeline.warehouse.ledger_store import post_run
 
     with _transaction() as conn:
-        posted = post_run(conn, args.run, _who(args))
+        posted = post_run(conn, resolve_run_id(conn, args.run), _who(args))
     print(f"{posted.run_id} posted as {posted.entry_id}")
     return 0
 
@@ -160,6 +164,7 @@ def _void(args) -> int:
     from allocation_pipeline.warehouse.ledger_store import void_run
 
     with _transaction() as conn:
+        args.run = resolve_run_id(conn, args.run)
         reversal = void_run(conn, args.run, _who(args), args.reason, period=args.period)
     print(f"{args.run} voided; reversing entry {reversal}; its source amounts are free to allocate again")
     return 0
@@ -183,7 +188,7 @@ def _show(args) -> int:
     from allocation_pipeline.reporting import describe_run
 
     with _transaction() as conn:
-        print(describe_run(conn, args.run))
+        print(describe_run(conn, resolve_run_id(conn, args.run)))
     return 0
 
 
@@ -191,6 +196,39 @@ def _chain(args) -> int:
     from allocation_pipeline.reporting import describe_chain
 
     with _transaction() as conn:
-        text = describe_chain(conn, args.document)
+        text = describe_chain(conn, resolve_document_id(conn, args.document))
     print(text)
     return 0
+
+
+def resolve_run_id(conn, typed: str) -> str:
+    """The stored id of the run the user typed, in any case (alloc-0004 is ALLOC-0004); an unknown id
+    is a command error with the closest existing id suggested."""
+    from allocation_pipeline.warehouse.bulk import read_frame
+    from allocation_pipeline.warehouse.engine import sql_text
+
+    ids = list(read_frame(conn, sql_text("select_run_ids"))["run_id"])
+    by_case = {i.lower(): i for i in ids}
+    if typed.lower() in by_case:
+        return by_case[typed.lower()]
+    raise CommandError(f"no allocation run {typed}{did_you_mean(typed, ids)}")
+
+
+def resolve_document_id(conn, typed: str) -> str:
+    """The stored id of a document the user typed in any case: a run, a journal entry, a linked
+    document or a GL document. A document the warehouse does not know is a command error (with the
+    closest known id suggested), not an empty chain."""
+    from allocation_pipeline.warehouse.bulk import read_frame
+    from allocation_pipeline.warehouse.engine import sql_text
+
+    known = [str(i) for i in read_frame(conn, sql_text("select_document_ids"))["document_id"]]
+    by_case = {i.lower(): i for i in known}
+    if typed.lower() in by_case:
+        return by_case[typed.lower()]
+    in_gl = sorted(read_frame(conn, sql_text("select_gl_document_ids"), {"document_id": typed})["document_id"])
+    if in_gl:
+        return typed if typed in in_gl else in_gl[0]
+    raise CommandError(
+        f"document {typed} does not exist in the warehouse (no allocation run, journal entry or GL document has that id)"
+        + did_you_mean(typed, known)
+    )

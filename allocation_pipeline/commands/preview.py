@@ -62,15 +62,19 @@ class PeriodData:
     gl_lines: pd.DataFrame
     driver_values: pd.DataFrame
     quarantined: dict[str, int]
+    allocation_matrix: pd.DataFrame | None = None
+    matrix_quarantine: pd.DataFrame | None = None
 
 
-def read_period(extracts_dir: Path | str, period: str) -> PeriodData:
-    """Read and clean one period's extracts with the core, as the pipeline's assets do."""
+def read_period(extracts_dir: Path | str, period: str, with_matrix: bool = False) -> PeriodData:
+    """Read and clean one period's extracts with the core, as the pipeline's assets do (the
+    allocation matrix too when `with_matrix`, for a multi-level preview)."""
     from allocation_pipeline.core.ingestion.cleaning import EXTRACT_SPECS, clean_extract
     from allocation_pipeline.core.allocation.drivers import compute_driver_values
     from allocation_pipeline.core.ingestion.extracts import read_extract
 
     quarantined: dict[str, int] = {}
+    quarantine_rows: dict[str, pd.DataFrame] = {}
 
     def clean(name: str, references: dict | None = None) -> pd.DataFrame:
         spec = EXTRACT_SPECS[name]
@@ -78,6 +82,7 @@ def read_period(extracts_dir: Path | str, period: str) -> PeriodData:
         wanted = period if spec.partitioned else None
         result = clean_extract(read_extract(extracts_dir, name, required, optional, period=wanted), spec, references, period=wanted)
         quarantined[name] = result.rows_quarantined
+        quarantine_rows[name] = result.quarantine
         return result.kept
 
     entities = clean("entities")
@@ -86,7 +91,8 @@ def read_period(extracts_dir: Path | str, period: str) -> PeriodData:
     references = {"entity": entities["entity"], "account": accounts["account"], "cost center": cost_centers["cost_center"]}
     gl_lines = clean("gl_lines", references)
     drivers = compute_driver_values(period, clean("headcount", references), clean("timesheets", references), clean("usage_metrics", references))
-    return PeriodData(entities, accounts, cost_centers, gl_lines, drivers, quarantined)
+    matrix = clean("allocation_matrix", references) if with_matrix else None
+    return PeriodData(entities, accounts, cost_centers, gl_lines, drivers, quarantined, matrix, quarantine_rows.get("allocation_matrix"))
 
 
 class PreviewError(ValueError):
@@ -195,6 +201,9 @@ def _rule_to_preview(rule_set, rule_id: str, rules_path: str, method: str | None
 
 def _run(args: argparse.Namespace) -> int:
     parameters = _parameters(args.parameters)
+    entry = _multilevel_entry(args.rule, args.rules or settings.rules_file()) if args.method is None else None
+    if entry is not None:
+        return _preview_multilevel(entry, args.period, args.rules or settings.rules_file(), args.extracts or settings.extracts_dir())
     try:
         preview = preview_rule(args.rule, args.period, args.rules, args.extracts, args.method, parameters)
     except PreviewError as exc:
@@ -207,10 +216,79 @@ def _run(args: argparse.Namespace) -> int:
         print(f"  {rule.description}")
     print(f"Earlier rules applied first: {', '.join(preview.earlier) if preview.earlier else 'none'}")
     print(f"GL lines read: {preview.gl_lines_read:,} ({preview.quarantined.get('gl_lines', 0):,} quarantined rows left out)")
-    run = preview.run
-    if run is None:
+    if preview.run is None:
         print(f"Pool is empty in {period}: the rule makes no run.")
         return 0
+    _print_run(preview.run)
+    return 0
+
+
+def _multilevel_entry(entry_id: str, rules_path: str):
+    """The `multilevel:` entry named `entry_id` when no rule has that id (None otherwise, or when the
+    file cannot be read: preview_rule then says what is wrong with it)."""
+    from allocation_pipeline.core.allocation.rules import RulesError, load_rules
+    from allocation_pipeline.core.multilevel.config import MultilevelConfigError, load_multilevel
+
+    try:
+        if any(r.id == entry_id for r in load_rules(rules_path).rules):
+            return None
+        return next((s for s in load_multilevel(rules_path).specs if s.id == entry_id), None)
+    except (RulesError, MultilevelConfigError, OSError):
+        return None
+
+
+def _preview_multilevel(spec, period: str, rules_path: str, extracts_dir: str) -> int:
+    """A multi-level entry: every rule of its entity in force runs first (the solve takes the cost
+    left after them, as the pipeline does), then the month's matrix is solved and its run shown."""
+    from allocation_pipeline.core.allocation.allocate import AllocationError, allocate_period, gl_balances
+    from allocation_pipeline.core.allocation.drivers import DriverError
+    from allocation_pipeline.core.allocation.rules import load_rules
+    from allocation_pipeline.core.ingestion.extracts import ExtractError
+    from allocation_pipeline.core.multilevel.runs import MultilevelRunError, allocate_multilevel, balances_after_runs
+
+    if not PERIOD_RE.fullmatch(period or ""):
+        raise CommandError(f"period {period!r} is not a fiscal month YYYY-MM")
+    if not spec.effective_in(period):
+        raise CommandError(f"multi-level entry {spec.id} is not in force in {period}")
+    rules = load_rules(rules_path).for_period(period, spec.entity)
+    try:
+        data = read_period(extracts_dir, period, with_matrix=True)
+        documents, _ = _documents(rules, data.gl_lines)
+        outcome = allocate_period(
+            period, rules, gl_balances(data.gl_lines), data.driver_values, data.cost_centers, data.entities, documents=documents
+        )
+    except (ExtractError, DriverError) as exc:
+        raise CommandError(str(exc)) from None
+    except AllocationError as exc:
+        raise CommandError(f"allocation of {period} failed: {exc}") from None
+    moved = [run.lines.assign(entity=run.entity, currency=run.currency) for run in outcome.runs]
+    run_lines = pd.concat(moved, ignore_index=True) if moved else pd.DataFrame()
+    balances = balances_after_runs(gl_balances(data.gl_lines), run_lines)
+    quarantine = data.matrix_quarantine
+    if quarantine is not None and not quarantine.empty:
+        quarantine = quarantine[["source_file", "row_number", "reason"]].drop_duplicates(["source_file", "row_number"])
+    try:
+        solved = allocate_multilevel(period, [spec], balances, data.allocation_matrix, data.cost_centers, data.entities, quarantine)
+    except MultilevelRunError as exc:
+        raise CommandError(str(exc).removesuffix("; nothing stored")) from None
+
+    print(f"Preview of multi-level entry {spec.id} ({spec.entity}, {period}), method {spec.method_name}; nothing is written")
+    if spec.description:
+        print(f"  {spec.description}")
+    print(f"Rules applied first: {', '.join(r.id for r in rules) or 'none'} (runs submitted to the warehouse are not counted)")
+    print(f"GL lines read: {len(data.gl_lines):,} ({data.quarantined.get('gl_lines', 0):,} quarantined rows left out); "
+          f"allocation matrix rows: {len(data.allocation_matrix):,}")
+    for note in solved.notes:
+        print(f"note: {note}")
+    if not solved.drafts:
+        print(f"Nothing to pass on in {period}: the entry makes no run.")
+        return 0
+    _print_run(solved.drafts[0])
+    return 0
+
+
+def _print_run(run) -> None:
+    """A run's lines, totals, notes and each target's explanation."""
     lines = run.lines
     targets = lines[lines["role"] == "target"]
     print(f"Pool: {format_money(run.pool_cents)} {run.currency}; {len(targets)} target line(s)")
@@ -225,7 +303,6 @@ def _run(args: argparse.Namespace) -> int:
     print("\nWhy each target gets its amount:")
     for row in targets.itertuples(index=False):
         print(f"  {row.line_no:>4}  {row.explanation}")
-    return 0
 
 
 def _table(lines: pd.DataFrame) -> str:

@@ -35,7 +35,8 @@ def _report(args: argparse.Namespace) -> int:
     engine = make_engine(url)
     try:
         ensure_schema(engine)
-        reports = write_period_reports(engine, args.period, args.entity, Path(args.out) if args.out else None)
+        entities = _entities(engine, args.period, args.entity) if args.entity else None
+        reports = write_period_reports(engine, args.period, entities, Path(args.out) if args.out else None)
     except LookupError as exc:
         raise CommandError(str(exc.args[0] if exc.args else exc)) from None
     except WarehouseError as exc:
@@ -47,3 +48,19 @@ def _report(args: argparse.Namespace) -> int:
     for report in reports:
         print(report.path)
     return 0
+
+
+def _entities(engine, period: str, typed: list[str]) -> list[str]:
+    """The entities the user named, in any case (ee is EE); an unknown one is a command error with
+    the closest entity suggested."""
+    from allocation_pipeline.cli import did_you_mean
+    from allocation_pipeline.warehouse.report_store import report_entities
+
+    with engine.connect() as conn:
+        known = [str(e) for e in report_entities(conn, period)["entity"]]
+    by_case = {e.lower(): e for e in known}
+    unknown = [e for e in typed if e.lower() not in by_case]
+    if unknown:
+        first = unknown[0]
+        raise CommandError(f"unknown entity {', '.join(unknown)}{did_you_mean(first, known)} (entities in the warehouse: {', '.join(known) or 'none'})")
+    return [by_case[e.lower()] for e in typed]

@@ -26,18 +26,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     listing.set_defaults(func=_list)
 
     role = actions.add_parser("set-role", help="change a user's role")
-    role.add_argument("name")
-    role.add_argument("role", choices=ROLES)
+    role.add_argument("name", help="the user whose role changes")
+    role.add_argument("role", choices=ROLES, help="the new role: " + ", ".join(ROLES))
     role.set_defaults(func=_set_role)
 
     password = actions.add_parser("set-password", help="set a new password (also lifts sign-in throttling)")
-    password.add_argument("name")
+    password.add_argument("name", help="the user whose password is set")
     _password_options(password)
     password.set_defaults(func=_set_password)
 
     for name, active in (("deactivate", False), ("activate", True)):
         command = actions.add_parser(name, help=f"{name} a user (a deactivated user cannot sign in)")
-        command.add_argument("name")
+        command.add_argument("name", help="the user")
         command.set_defaults(func=_set_active, active=active)
 
 

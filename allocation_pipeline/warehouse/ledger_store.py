@@ -109,7 +109,7 @@ def store_pipeline_runs(
     flags (sentences) of its run, which withhold auto-approval where the policy says so.
     `owners` maps a rule id to its owner, who is recorded as the preparer of a new run (four-eyes).
     """
-    existing = read_frame(conn, sql_text("select_runs_for_period"), {"period": period})
+    existing = runs_for_period(conn, period)
     existing = existing[(existing["origin"] == origin) & existing["status"].isin(["draft", "calculated", "approved", "posted"])]
     by_rule = {(r.rule_id, r.entity): r for r in existing.itertuples(index=False)}
     outcome = StoreOutcome()
@@ -342,7 +342,23 @@ def run_history(conn: sa.Connection, run_id: str) -> pd.DataFrame:
 
 
 def list_runs(conn: sa.Connection, entity: str | None = None, status: str | None = None, run_type: str | None = None, period: str | None = None) -> pd.DataFrame:
-    return read_frame(conn, sql_text("select_runs"), {"entity": entity, "status": status, "run_type": run_type, "period": period})
+    return _missing_text_as_none(read_frame(conn, sql_text("select_runs"), {"entity": entity, "status": status, "run_type": run_type, "period": period}))
+
+
+def runs_for_period(conn: sa.Connection, period: str) -> pd.DataFrame:
+    """Every run of the fiscal month, by run number; a missing text (a submitted run has no rule id,
+    an unposted one no journal entry) is None, never NaN."""
+    return _missing_text_as_none(read_frame(conn, sql_text("select_runs_for_period"), {"period": period}))
+
+
+def _missing_text_as_none(frame: pd.DataFrame) -> pd.DataFrame:
+    """Some drivers read a NULL in a text column back as NaN, a float that is truthy and breaks
+    string formatting; runs read back carry None instead."""
+    out = frame.copy()
+    for column in out.columns:
+        if pd.api.types.is_string_dtype(out[column]) or pd.api.types.is_object_dtype(out[column]):
+            out[column] = out[column].astype(object).where(out[column].notna(), None)
+    return out
 
 
 def periods_with_approved_runs(conn: sa.Connection) -> pd.DataFrame:
@@ -525,8 +541,8 @@ def submit_run(
     tolerance_cents: int = SUBMITTED_TOLERANCE_CENTS,
 ) -> SubmitResult:
     """Validate lines submitted from outside and store them as a calculated run; nothing is
-    written when any validation fails. A difference within the tolerance (0.01) is moved onto
-    the largest line of the lighter side, so the posted entry balances exactly."""
+    written when any validation fails. A difference within the tolerance (0.01) is settled on the
+    largest target line, so the posted entry balances exactly (see `_absorb_rounding`)."""
     document = None
     errors: list[ValidationError] = []
     if draft.source_document:
@@ -558,8 +574,9 @@ def submit_run(
 
 
 def _absorb_rounding(draft: RunDraft) -> tuple[RunDraft, tuple[str, ...]]:
-    """Settle a difference within the tolerance on the largest target line (never on a source
-    line, whose amount the source document's balance limits)."""
+    """Settle a difference within the tolerance on the largest target line, whichever side is
+    lighter: the source lines state the amount taken from the pool or document (which its remaining
+    balance limits), so they stay as submitted and the targets' split absorbs the cent."""
     difference = draft.total_debit_cents - draft.total_credit_cents
     if difference == 0:
         return draft, ()

@@ -525,5 +525,7 @@ def _bases(result: MethodResult, targets: tuple[str, ...], method: str) -> list[
 
 def _explain(rule: Rule, share: float, pool_cents: int, driver: str | None, driver_value: float | None, basis: str | None = None) -> str:
     if basis is None:
-        basis = f"{driver} {driver_value:,.2f}" if driver and driver_value is not None else (driver or rule.method.replace("_", " "))
+        # A method without driver values (even_split, a fallback) leaves NaN: the basis is then the driver's name alone.
+        measured = driver_value is not None and not np.isnan(driver_value)
+        basis = f"{driver} {driver_value:,.2f}" if driver and measured else (driver or rule.method.replace("_", " "))
     return f"{share:.4%} of {format_money(pool_cents)} by {basis}"

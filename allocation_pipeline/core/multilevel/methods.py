@@ -3,6 +3,7 @@ once transfers are dropped), iterative runs the seed's passes and keeps their tr
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Sequence
 
 import numpy as np
@@ -89,7 +90,9 @@ def _closing_order(inp: Inputs, base: Structure, order: Sequence | None) -> list
     for pos, name in enumerate(order):
         i = inp.names.get_indexer([name])[0]
         if i < 0:
-            problems.append(Problem("order", pos + 1, f"{name!r} is not a cost center of the costs or the matrix"))
+            close = difflib.get_close_matches(str(name), [str(n) for n in inp.names], n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            problems.append(Problem("order", pos + 1, f"{name!r} is not a cost center of the costs or the matrix{hint}"))
         elif not inp.matrix_sources[i]:
             problems.append(Problem("order", pos + 1, f"{name!r} is not a source in the matrix"))
         elif i in seen:

@@ -1,0 +1,3 @@
+SELECT run_id
+FROM allocation_runs
+ORDER BY run_number
