@@ -84,17 +84,21 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def check_rules_file(path: str) -> None:
-    """Validate the whole rules file (rules, multi-level and insights sections) before any extract is
-    read; the loaders' own message (naming the file, rule and field) stops the command."""
-    from allocation_pipeline.core.insights.config import load_insights
-    from allocation_pipeline.core.multilevel.config import load_multilevel
-    from allocation_pipeline.core.allocation.rules import load_rules
+    """Validate the whole rules file (rules, multi-level and insights sections) with `allocation rules
+    check` before any extract is read; every problem, with its line, stops the command."""
+    from dataclasses import replace
 
-    for load in (load_rules, load_multilevel, load_insights):
-        try:
-            load(path)
-        except (ValueError, OSError) as exc:  # every loader's error is a ValueError subclass
-            raise CommandError(f"the rules file cannot be used, nothing was run:\n{exc}") from exc
+    from allocation_pipeline.config.check import check_rules_file as check
+    from allocation_pipeline.core.allocation.methods import MethodError
+    from allocation_pipeline.core.allocation.rules import RulesError
+
+    try:
+        problems = check(path).problems
+    except (RulesError, MethodError, OSError) as exc:
+        raise CommandError(f"the rules file cannot be used, nothing was run:\n{exc}") from exc
+    if problems:
+        lines = [f"{path}:{p.line}: {replace(p, line=None)}" if p.line else f"{path}: {p}" for p in problems]
+        raise CommandError("the rules file cannot be used, nothing was run:\n" + "\n".join(lines))
 
 
 def dagster_ui_command(home: Path) -> str:
