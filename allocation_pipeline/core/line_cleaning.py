@@ -119,7 +119,28 @@ def clean_lines(
 
     # 3. The model's checks, duplicates of its unique keys, references and the entity's currency,
     # on rows that parsed (as `clean_extract` does).
-    checks = {}
+    dup_flags = {}
+    for index, key in enumerate(_unique_keys(schema)):
+        # Keys that occur more than once are few: find them with one GROUP BY, rank only their rows,
+        # and join the later occurrences back by the row key (a window over every row costs a sort).
+        flag = f"dup__{index}"
+        rows = stage.filter(stage["_candidate"])
+        repeated = rows.group_by(key).aggregate(_count=rows.count()).filter(lambda t: t["_count"] > 1).drop("_count")
+        ranked = rows.semi_join(repeated, key).select(*key, "source_file", "row_number")
+        window = ibis.window(group_by=[ranked[k] for k in key], order_by=[ranked["source_file"], ranked["row_number"]])
+        later = ranked.mutate(
+            _position=ibis.row_number().over(window),
+            **{f"{flag}__file": ranked["source_file"].first().over(window), f"{flag}__row": ranked["row_number"].first().over(window)},
+        )
+        later = later.filter(later["_position"] > 0).select(
+            **{f"{flag}__sf": later["source_file"], f"{flag}__rn": later["row_number"]},
+            **{f"{flag}__file": later[f"{flag}__file"], f"{flag}__row": later[f"{flag}__row"]},
+        )
+        stage = stage.left_join(later, [stage["source_file"] == later[f"{flag}__sf"], stage["row_number"] == later[f"{flag}__rn"]])
+        stage = stage.drop(f"{flag}__sf", f"{flag}__rn")
+        dup_flags[flag] = f"{flag}__row"
+        problems.append(_Problem(flag, key[0] if len(key) == 1 else None, _key_value(key), _duplicate_reason(flag, key)))
+    checks = {flag: stage[row].notnull() for flag, row in dup_flags.items()}
     candidate = stage["_candidate"]
     for name, column in schema.columns.items():
         for position, check in enumerate(column.checks):
@@ -132,13 +153,6 @@ def clean_lines(
         flag = f"rowcheck__{position}"
         checks[flag] = candidate & ~check._check_fn(stage).fill_null(True)
         problems.append(_Problem(flag, None, lambda t: ibis.null(dt.string), _text(check.error or check.name)))
-    for index, key in enumerate(_unique_keys(schema)):
-        window = ibis.window(group_by=[stage["_candidate"], *(stage[k] for k in key)], order_by=[stage["source_file"], stage["row_number"]])
-        flag = f"dup__{index}"
-        checks[flag] = candidate & (ibis.row_number().over(window) > 0)
-        checks[f"{flag}__file"] = stage["source_file"].first().over(window)
-        checks[f"{flag}__row"] = stage["row_number"].first().over(window)
-        problems.append(_Problem(flag, key[0] if len(key) == 1 else None, _key_value(key), _duplicate_reason(flag, key)))
     for column, reference in (spec.references or {}).items():
         known = references.get(reference)
         if known is None:
@@ -230,7 +244,8 @@ def _unique_keys(schema: pa.DataFrameSchema) -> list[list[str]]:
 
 
 def _extra_columns(checks: dict) -> list[str]:
-    return [c for c in checks if c.endswith(("__file", "__row")) or c == "currency_expected"]
+    extra = [f"{c}__{part}" for c in checks if c.startswith("dup__") for part in ("file", "row")]
+    return extra + [c for c in checks if c == "currency_expected"]
 
 
 def _text(value: str):
