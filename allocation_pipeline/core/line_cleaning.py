@@ -28,6 +28,8 @@ ENTITY_CURRENCY = "entity currency"
 
 _AMOUNT = rf"^[+-]?[0-9]{{1,{MAX_INTEGER_DIGITS}}}(\.[0-9]{{1,2}})?$"
 _DATE = r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}$"
+_DATE_PARTS = r"^([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})$"
+_NUMBER = r"^[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?$"
 _TRUE = ("true", "t", "yes", "y", "1")
 _FALSE = ("false", "f", "no", "n", "0")
 _RAW = "raw__"  # prefix of the raw text columns kept next to the typed ones
@@ -204,22 +206,42 @@ def _parse(text, dtype: str, money: bool):
     if dtype.startswith("string") or dtype in ("str", "object"):
         return text, ibis.literal(True), ""
     if dtype.startswith("int"):
-        number = text.try_cast(dt.float64)
-        whole = number.notnull() & ~number.isnan() & (number == number.floor()) & (number.abs() < 2.0**53)
+        number = _number(text)
+        whole = number.notnull() & (number == number.floor()) & (number.abs() < 2.0**53)
         return whole.ifelse(number, 0).cast(dt.int64), whole, "not a whole number"
     if dtype.startswith("float"):
-        number = text.try_cast(dt.float64)
-        finite = number.notnull() & ~number.isnan() & ~number.isinf()
-        return number, finite, "not a number"
+        number = _number(text)
+        return number, number.notnull(), "not a number"
     if dtype.startswith("datetime"):
-        shaped = text.re_search(_DATE)
-        date = shaped.ifelse(text, ibis.null(dt.string)).try_cast(dt.date)
-        return date, date.notnull(), "not a date (expected YYYY-MM-DD)"
+        return _date(text), _date(text).notnull(), "not a date (expected YYYY-MM-DD)"
     if dtype == "bool":
         lowered = text.lower()
         value = ibis.cases((lowered.isin(_TRUE), True), (lowered.isin(_FALSE), False), else_=ibis.null(dt.boolean))
         return value, value.notnull(), "not true or false"
     raise TypeError(f"no parser for column type {dtype}")
+
+
+def _number(text):
+    """A finite number where the text is a decimal or scientific literal, else NULL. Validated by a
+    regular expression before the cast, because engines differ on what a failed cast does."""
+    ok = text.re_search(_NUMBER)
+    number = ok.ifelse(text, "0").cast(dt.float64)
+    finite = ok & (number.abs() < float("inf"))
+    return ibis.cases((finite, number), else_=ibis.null(dt.float64))
+
+
+def _date(text):
+    """The date of YYYY-MM-DD text (one-digit month and day accepted), NULL when it is not a real
+    day: checked field by field, since a failing cast raises on some engines (PostgreSQL)."""
+    shaped = text.re_search(_DATE)
+    year = ibis.cases((shaped, text.re_extract(_DATE_PARTS, 1).cast(dt.int32)), else_=2000)
+    month = ibis.cases((shaped, text.re_extract(_DATE_PARTS, 2).cast(dt.int32)), else_=1)
+    day = ibis.cases((shaped, text.re_extract(_DATE_PARTS, 3).cast(dt.int32)), else_=1)
+    leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
+    last = ibis.cases((month == 2, leap.ifelse(29, 28)), (month.isin([4, 6, 9, 11]), 30), else_=31)
+    valid = shaped & (year >= 1) & (month >= 1) & (month <= 12) & (day >= 1) & (day <= last)
+    safe = ibis.date(valid.ifelse(year, 2000), valid.ifelse(month, 1), valid.ifelse(day, 1))
+    return ibis.cases((valid, safe), else_=ibis.null(dt.date))
 
 
 def _column_check(table: ibis.Table, name: str, check: pa.Check):
