@@ -55,7 +55,7 @@ def _run(args: argparse.Namespace) -> int:
         _report(clean, floor, summary)
         if args.bad_share:
             bad_root = root / "bad"
-            _in_child(_copy_with_bad_rows, str(root), str(bad_root), str(gl_file.relative_to(root)), args.bad_share, args.seed)
+            _in_child(_copy_with_bad_rows, str(root), str(bad_root), str(gl_file.relative_to(root / "extracts")), args.bad_share, args.seed)
             bad_url = args.warehouse_url or f"duckdb:///{bad_root / 'warehouse.duckdb'}"
             if args.warehouse_url:
                 _reset(bad_url)

@@ -340,4 +340,11 @@ def _upload(backend, arrow: pa.Table):
         from allocation_pipeline.warehouse.bulk import copy_arrow_to_temp_table
 
         return copy_arrow_to_temp_table(backend, arrow)
+    if backend.name == "pyspark":
+        # A temporary view of the session; an unbound memtable would run on Ibis's default backend.
+        import uuid
+
+        name = f"raw_{uuid.uuid4().hex[:12]}"
+        backend._session.createDataFrame(arrow.to_pandas()).createOrReplaceTempView(name)
+        return backend.table(name)
     return ibis.memtable(arrow)

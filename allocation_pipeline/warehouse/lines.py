@@ -49,10 +49,13 @@ class LineEngine:
 
     def materialize(self, expr: ibis.Table) -> ibis.Table:
         """Compute `expr` once and keep it in the engine for this session (a temporary table)."""
+        name = new_table_name("checked")
         if self.kind == "pyspark":
-            cached = expr.cache()
+            # Spark has no temporary tables: a cached temporary view of the session.
+            self.backend._session.sql(self.backend.compile(expr)).cache().createOrReplaceTempView(name)
+            cached = self.backend.table(name)
         else:
-            cached = self.backend.create_table(new_table_name("checked"), expr, temp=True)
+            cached = self.backend.create_table(name, expr, temp=True)
         self._cached.append(cached)
         return cached
 
@@ -70,10 +73,10 @@ class LineEngine:
         if not any(table is t for t in self._cached):
             return
         self._cached = [t for t in self._cached if t is not table]
-        if self.kind == "pyspark":
-            table.release()
-            return
         name = table.get_name()
+        if self.kind == "pyspark":
+            self.backend._session.catalog.dropTempView(name)
+            return
         if self.kind in ("duckdb", "sqlite"):
             self.backend.con.execute(f'DROP TABLE IF EXISTS "{name}"')
         else:
