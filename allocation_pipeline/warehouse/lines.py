@@ -1,7 +1,7 @@
 """The engine: where line-level data lives. An Ibis backend (DuckDB, PostgreSQL or Spark) that reads
 the extract files, cleans and stores GL/AP lines and timesheets, and answers the few questions the
 rest of the pipeline asks of lines: a month's balances (one GROUP BY), one document's lines
-(WHERE document_id), documents that do not balance, the largest documents behind a pool (top N).
+(WHERE document_id), the documents that do not balance, the month's timesheet hours.
 
 Nothing here pulls a month of lines into Python; only aggregates and single documents come back.
 """
@@ -238,36 +238,6 @@ def unbalanced_documents(engine: LineEngine, period: str, limit: int = 50) -> tu
         shown.select("entity", "document_id", difference_cents=((shown["debit"] - shown["credit"]) * 100).cast(dt.int64))
     )
     return count, frame
-
-
-def largest_documents(engine: LineEngine, period: str, entity: str, accounts: list[str], top: int) -> pd.DataFrame:
-    """Per cost center and account (of `accounts`), the `top` documents with the largest net amount,
-    with each account's document count, line count and total: a top-N query in the engine."""
-    lines = engine.lines("gl_lines", period)
-    lines = lines.filter((lines["entity"] == entity) & lines["account"].isin(accounts or [""]))
-    documents = lines.group_by(["cost_center", "account", "document_id", "document_type"]).aggregate(
-        posting_date=lines["posting_date"].min(), description=lines["description"].min(),
-        lines=lines.count(), amount=(lines["debit"] - lines["credit"]).sum(),
-    )
-    by_account = ibis.window(group_by=[documents["cost_center"], documents["account"]])
-    ranked = documents.mutate(
-        position=ibis.row_number().over(
-            group_by=[documents["cost_center"], documents["account"]], order_by=[documents["amount"].abs().desc(), documents["document_id"]]
-        ) + 1,
-        account_documents=documents.count().over(by_account),
-        account_lines=documents["lines"].sum().over(by_account),
-        account_total=documents["amount"].sum().over(by_account),
-    )
-    top_rows = ranked.filter(ranked["position"] <= top).order_by(["cost_center", "account", "position"])
-    frame = engine.execute(
-        top_rows.select(
-            "cost_center", "account", "document_id", "document_type", "posting_date", "description", "lines",
-            amount_cents=(top_rows["amount"] * 100).cast(dt.int64), position=top_rows["position"].cast(dt.int64),
-            account_documents=top_rows["account_documents"].cast(dt.int64), account_lines=top_rows["account_lines"].cast(dt.int64),
-            account_total_cents=(top_rows["account_total"] * 100).cast(dt.int64),
-        )
-    )
-    return frame
 
 
 def new_table_name(prefix: str) -> str:
