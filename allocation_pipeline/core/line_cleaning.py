@@ -123,23 +123,19 @@ def clean_lines(
     # on rows that parsed (as `clean_extract` does).
     dup_flags = {}
     for index, key in enumerate(_unique_keys(schema)):
-        # Keys that occur more than once are few: find them with one GROUP BY, rank only their rows,
-        # and join the later occurrences back by the row key (a window over every row costs a sort).
+        # Later occurrences of a key among the rows that parsed, each with where the first one is.
+        # (Ranking only the keys a GROUP BY finds repeated and joining them back is faster on
+        # DuckDB, but PostgreSQL plans that join as a nested loop; one window works everywhere.)
         flag = f"dup__{index}"
-        rows = stage.filter(stage["_candidate"])
-        repeated = rows.group_by(key).aggregate(_count=rows.count()).filter(lambda t: t["_count"] > 1).drop("_count")
-        ranked = rows.semi_join(repeated, key).select(*key, "source_file", "row_number")
-        window = ibis.window(group_by=[ranked[k] for k in key], order_by=[ranked["source_file"], ranked["row_number"]])
-        later = ranked.mutate(
-            _position=ibis.row_number().over(window),
-            **{f"{flag}__file": ranked["source_file"].first().over(window), f"{flag}__row": ranked["row_number"].first().over(window)},
+        window = ibis.window(group_by=[stage["_candidate"], *(stage[k] for k in key)], order_by=[stage["source_file"], stage["row_number"]])
+        stage = stage.mutate(
+            **{
+                f"{flag}__position": ibis.row_number().over(window),
+                f"{flag}__file": stage["source_file"].first().over(window),
+                f"{flag}__row": stage["row_number"].first().over(window),
+            }
         )
-        later = later.filter(later["_position"] > 0).select(
-            **{f"{flag}__sf": later["source_file"], f"{flag}__rn": later["row_number"]},
-            **{f"{flag}__file": later[f"{flag}__file"], f"{flag}__row": later[f"{flag}__row"]},
-        )
-        stage = stage.left_join(later, [stage["source_file"] == later[f"{flag}__sf"], stage["row_number"] == later[f"{flag}__rn"]])
-        stage = stage.drop(f"{flag}__sf", f"{flag}__rn")
+        stage = stage.mutate(**{f"{flag}__row": (stage["_candidate"] & (stage[f"{flag}__position"] > 0)).ifelse(stage[f"{flag}__row"], ibis.null(dt.int64))})
         dup_flags[flag] = f"{flag}__row"
         problems.append(_Problem(flag, key[0] if len(key) == 1 else None, _key_value(key), _duplicate_reason(flag, key)))
     checks = {flag: stage[row].notnull() for flag, row in dup_flags.items()}
