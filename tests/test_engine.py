@@ -23,7 +23,7 @@ from allocation_pipeline.core.cleaning import EXTRACT_SPECS, clean_extract, clea
 from allocation_pipeline.core.extracts import read_extract, read_extract_table
 from allocation_pipeline.core.line_cleaning import ENTITY_CURRENCY, clean_lines, kept_frame, quarantine_frame
 from allocation_pipeline.warehouse.engine import WarehouseError, make_engine
-from allocation_pipeline.warehouse.lines import BALANCE_KEYS, balances, open_line_engine, stored_rows
+from allocation_pipeline.warehouse.lines import BALANCE_KEYS, balances, open_line_engine
 from tests.conftest import SAMPLE_PARTITION, pipeline_resources
 
 GL_HEADER = "entity,document_id,document_type,line,posting_date,account,cost_center,product,region,debit,credit,currency,description"
@@ -69,7 +69,7 @@ def _engine_result(url: str, directory: Path, extract: str, period: str = "2026-
         quarantine = quarantine_frame(lines.execute(cleaned.quarantine), raw.unreadable, extract)
         sums = None
         if extract == "gl_lines":
-            lines.replace_period("gl_lines", period, stored_rows(cleaned.kept, {"debit_cents": "debit", "credit_cents": "credit"}))
+            lines.replace_period("gl_lines", period, cleaned.stored)
             sums = lines.execute(balances(lines.lines("gl_lines", period)))
             sums = sums.sort_values(BALANCE_KEYS, na_position="first", ignore_index=True)[[*BALANCE_KEYS, "debit_cents", "credit_cents", "lines"]]
         lines.release(cleaned.checked)

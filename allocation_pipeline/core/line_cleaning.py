@@ -33,17 +33,21 @@ _NUMBER = r"^[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?$"
 _TRUE = ("true", "t", "yes", "y", "1")
 _FALSE = ("false", "f", "no", "n", "0")
 _RAW = "raw__"  # prefix of the raw text columns kept next to the typed ones
+_AMOUNT_PREFIX = "amount__"  # prefix of money as exact decimals (file column name after it)
 
 
 @dataclass(frozen=True)
 class CleanedLines:
     """Expressions over one materialized `checked` table (every in-scope row, typed, with a flag
-    per problem): `kept` (typed columns, `period`, `source_file`, `row_number`) and `quarantine`
-    (QUARANTINE_COLUMNS, one row per problem; rows the reader could not split are not in it)."""
+    per problem): `kept` (typed columns, `period`, `source_file`, `row_number`; money in cents),
+    `stored` (the kept rows as the line tables hold them: money as exact decimals under the file's
+    column names) and `quarantine` (QUARANTINE_COLUMNS, one row per problem; rows the reader could
+    not split are not in it)."""
 
     extract: str
     checked: ibis.Table
     kept: ibis.Table
+    stored: ibis.Table
     quarantine: ibis.Table
     columns: tuple[str, ...]  # typed columns of the model, in order
 
@@ -72,6 +76,7 @@ def clean_lines(
     schema = spec.model.to_schema()
     references = references or {}
     problems: list[_Problem] = []
+    money_columns = {name for name, column in schema.columns.items() if (column.metadata or {}).get("money")}
     file_columns = {name: (column.metadata or {}).get("money", name) for name, column in schema.columns.items()}
 
     # 1. Typed values next to the raw text, with a flag per column for missing and unparseable values.
@@ -82,9 +87,13 @@ def clean_lines(
         source = file_columns[name]
         text = renamed[f"{_RAW}{source}"].strip()
         present = text.notnull() & (text != "")
-        parsed, ok, reason = _parse(text, str(column.dtype), bool((column.metadata or {}).get("money")))
+        money = bool((column.metadata or {}).get("money"))
+        parsed, ok, reason = _parse(text, str(column.dtype), money)
         bad = present & ~ok.fill_null(False)
         typed[name] = present.ifelse(parsed, ibis.null(parsed.type()))
+        if money:
+            # The amount as the line tables store it, exact from the validated text.
+            typed[f"{_AMOUNT_PREFIX}{source}"] = (present & ok.fill_null(False)).ifelse(text.re_replace(r"^\+", ""), "0").cast(dt.Decimal(18, 2))
         if not column.nullable:
             flags[f"missing__{name}"] = ~present
             problems.append(_Problem(f"missing__{name}", source, _raw_value(source), _text("missing value")))
@@ -172,10 +181,14 @@ def clean_lines(
         bad |= stage[flag]
     stage = stage.filter(stage["in_scope"]).mutate(_bad=bad)
     keep_columns = list(schema.columns) + (["period"] if spec.partitioned else []) + ["source_file", "row_number"]
-    stage = stage.select(*keep_columns, *(c for c in stage.columns if c.startswith(_RAW)), "_bad", *flags_all, *_extra_columns(checks))
+    amounts = [c for c in stage.columns if c.startswith(_AMOUNT_PREFIX)]
+    stage = stage.select(*keep_columns, *amounts, *(c for c in stage.columns if c.startswith(_RAW)), "_bad", *flags_all, *_extra_columns(checks))
     checked = materialize(stage) if materialize is not None else stage
 
     kept = checked.filter(~checked["_bad"]).select(*keep_columns)
+    stored = checked.filter(~checked["_bad"]).select(
+        *[c for c in keep_columns if c not in money_columns], **{a.removeprefix(_AMOUNT_PREFIX): checked[a] for a in amounts}
+    )
     bad_rows = checked.filter(checked["_bad"])
     pieces = [
         bad_rows.filter(bad_rows[p.flag]).select(
@@ -189,7 +202,9 @@ def clean_lines(
         for p in problems
     ]
     quarantine = ibis.union(*pieces, distinct=False) if len(pieces) > 1 else pieces[0]
-    return CleanedLines(extract=spec.name, checked=checked, kept=kept, quarantine=quarantine[QUARANTINE_COLUMNS], columns=tuple(schema.columns))
+    return CleanedLines(
+        extract=spec.name, checked=checked, kept=kept, stored=stored, quarantine=quarantine[QUARANTINE_COLUMNS], columns=tuple(schema.columns)
+    )
 
 
 def _parse(text, dtype: str, money: bool):

@@ -186,17 +186,6 @@ def _spark_table(table: str, period: str) -> str:
 # --- what the pipeline asks of the lines ---------------------------------------------------------
 
 
-def stored_rows(kept: ibis.Table, money: dict[str, str]) -> ibis.Table:
-    """Kept rows as the line table stores them: cents columns back to NUMERIC amounts."""
-    out = {}
-    for column in kept.columns:
-        if column in money:
-            out[money[column]] = (kept[column].cast(dt.Decimal(20, 0)) / 100).cast(MONEY)
-        else:
-            out[column] = kept[column]
-    return kept.select(**out)
-
-
 def balances(lines: ibis.Table) -> ibis.Table:
     """Debits, credits, net balance (cents) and line count per BALANCE_KEYS: one GROUP BY."""
     return lines.group_by(BALANCE_KEYS).aggregate(

@@ -18,7 +18,7 @@ from allocation_pipeline.defs.metadata import markdown_table
 from allocation_pipeline.defs.partitions import fiscal_month_partitions, period_of
 from allocation_pipeline.defs.resources import EngineResource, ExtractsResource, WarehouseResource
 from allocation_pipeline.warehouse.bulk import replace_rows
-from allocation_pipeline.warehouse.lines import period_balances, stored_rows, unbalanced_documents
+from allocation_pipeline.warehouse.lines import period_balances, unbalanced_documents
 
 TOP_REASONS = 5
 
@@ -116,8 +116,7 @@ def build_line_asset(spec: ExtractSpec) -> dg.AssetsDefinition:
             counts = lines.execute(cleaned.checked.aggregate(rows=cleaned.checked.count(), bad=cleaned.checked["_bad"].sum()))
             rows_in = int(counts["rows"].iloc[0]) + len(raw.unreadable)
             rows_bad = int(counts["bad"].fillna(0).iloc[0]) + len(raw.unreadable)
-            money = {name: (column.metadata or {})["money"] for name, column in spec.model.to_schema().columns.items() if (column.metadata or {}).get("money")}
-            lines.replace_period(spec.name, period, stored_rows(cleaned.kept, money))
+            lines.replace_period(spec.name, period, cleaned.stored)
             quarantine = quarantine_frame(lines.execute(cleaned.quarantine), raw.unreadable, spec.name)
             totals = _line_totals(lines, spec.name, period) if spec.name == "gl_lines" else {}
         finally:
