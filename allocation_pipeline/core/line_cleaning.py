@@ -10,7 +10,6 @@ typed table, so the contract is written once.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import ibis
@@ -19,6 +18,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from allocation_pipeline.core.cleaning import QUARANTINE_COLUMNS, ExtractSpec, _reason
+from allocation_pipeline.core.extracts import SUFFIXES
 from allocation_pipeline.core.money import MAX_INTEGER_DIGITS
 
 # Extracts cleaned in the engine; the small ones (master data, headcount, usage, matrix) stay in pandas.
@@ -28,12 +28,12 @@ ENTITY_CURRENCY = "entity currency"
 
 _AMOUNT = rf"^[+-]?[0-9]{{1,{MAX_INTEGER_DIGITS}}}(\.[0-9]{{1,2}})?$"
 _DATE = r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}$"
-_DATE_PARTS = r"^([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})$"
 _NUMBER = r"^[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?$"
 _TRUE = ("true", "t", "yes", "y", "1")
 _FALSE = ("false", "f", "no", "n", "0")
 _RAW = "raw__"  # prefix of the raw text columns kept next to the typed ones
 _AMOUNT_PREFIX = "amount__"  # prefix of money as exact decimals (file column name after it)
+_TEXT, _PARSED, _OK = "text__", "parsed__", "ok__"  # stripped text, parsed value, parsed-ok flag
 
 
 @dataclass(frozen=True)
@@ -66,13 +66,17 @@ def clean_lines(
     references: dict[str, object] | None = None,
     period: str | None = None,
     materialize=None,
+    duplicates: str = "window",
 ) -> CleanedLines:
     """Parse, check and split raw rows (see `core.extracts.RawTable`: text columns plus the row key
     `source_file`, `row_number`). `references` maps a spec reference name ("entity", "account",
     "cost center") to its known values, and ENTITY_CURRENCY to {entity: currency}. For `period`
     see `clean_extract`. `materialize(expr) -> ibis.Table` stores the checked rows once in the
     engine (a temporary table), so that kept rows and quarantine are read from it instead of
-    parsing the files again; without it the expressions stay lazy."""
+    parsing the files again; without it the expressions stay lazy. `duplicates` is how repeated
+    keys are found, with the same outcome: "window" (one window over every row) or "join" (a
+    GROUP BY finds the repeated keys, only their rows are ranked and joined back: faster on DuckDB
+    and Spark, but PostgreSQL plans the join as a nested loop)."""
     schema = spec.model.to_schema()
     references = references or {}
     problems: list[_Problem] = []
@@ -81,28 +85,41 @@ def clean_lines(
 
     # 1. Typed values next to the raw text, with a flag per column for missing and unparseable values.
     renamed = raw.rename({f"{_RAW}{c}": c for c in set(file_columns.values())})
+    # Each value is parsed once into its own column (layer 1); the flags refer to those columns
+    # (layer 2). Written as one expression, every flag would repeat the parsing.
+    texts = {f"{_TEXT}{c}": renamed[f"{_RAW}{c}"].strip() for c in set(file_columns.values())}
+    stage = renamed.mutate(**texts)
+    parsed_columns, reasons = {}, {}
+    for name, column in schema.columns.items():
+        source = file_columns[name]
+        text = stage[f"{_TEXT}{source}"]
+        money = bool((column.metadata or {}).get("money"))
+        parsed, ok, reason = _parse(text, str(column.dtype), money)
+        parsed_columns[f"{_PARSED}{name}"] = parsed
+        parsed_columns[f"{_OK}{name}"] = ok
+        reasons[name] = reason
+        if money:
+            # The amount as the line tables store it, exact from the validated text.
+            parsed_columns[f"{_AMOUNT_PREFIX}{source}"] = ok.ifelse(text.replace("+", ""), "0").cast(dt.Decimal(18, 2))
+    stage = stage.mutate(**parsed_columns)
     typed, flags = {}, {}
     unparsed = ibis.literal(False)
     for name, column in schema.columns.items():
         source = file_columns[name]
-        text = renamed[f"{_RAW}{source}"].strip()
+        text = stage[f"{_TEXT}{source}"]
         present = text.notnull() & (text != "")
-        money = bool((column.metadata or {}).get("money"))
-        parsed, ok, reason = _parse(text, str(column.dtype), money)
-        bad = present & ~ok.fill_null(False)
+        parsed, ok = stage[f"{_PARSED}{name}"], stage[f"{_OK}{name}"]
         typed[name] = present.ifelse(parsed, ibis.null(parsed.type()))
-        if money:
-            # The amount as the line tables store it, exact from the validated text.
-            typed[f"{_AMOUNT_PREFIX}{source}"] = (present & ok.fill_null(False)).ifelse(text.re_replace(r"^\+", ""), "0").cast(dt.Decimal(18, 2))
         if not column.nullable:
             flags[f"missing__{name}"] = ~present
             problems.append(_Problem(f"missing__{name}", source, _raw_value(source), _text("missing value")))
             unparsed |= ~present
-        if reason:
-            flags[f"bad__{name}"] = bad
-            problems.append(_Problem(f"bad__{name}", source, _raw_value(source), _text(reason)))
-            unparsed |= bad
-    stage = renamed.mutate(**typed, **flags, _unparsed=unparsed)
+        if reasons[name]:
+            flags[f"bad__{name}"] = present & ~ok.fill_null(False)
+            problems.append(_Problem(f"bad__{name}", source, _raw_value(source), _text(reasons[name])))
+            unparsed |= flags[f"bad__{name}"]
+    amounts_parsed = [c for c in parsed_columns if c.startswith(_AMOUNT_PREFIX)]
+    stage = stage.select(*renamed.columns, *amounts_parsed, **typed, **flags, _unparsed=unparsed)
 
     # 2. Which period each row belongs to; rows of other periods belong to other partitions,
     # unless the file is named after this period (then they are a problem of this one).
@@ -111,7 +128,10 @@ def clean_lines(
         if period is not None:
             year, month = (int(p) for p in period.split("-"))
             other = when.notnull() & ((when.year() * 100 + when.month()) != year * 100 + month)
-            single = stage["source_file"].re_search(rf"(^|/){re.escape(period)}\.[^./]+$")
+            names = [f"{period}{suffix}" for suffix in SUFFIXES]
+            single = stage["source_file"].isin(names)
+            for name in names:
+                single |= stage["source_file"].endswith(f"/{name}")
             stage = stage.mutate(
                 period=ibis.literal(period, dt.string),
                 wrong_file=other & single,
@@ -133,18 +153,8 @@ def clean_lines(
     dup_flags = {}
     for index, key in enumerate(_unique_keys(schema)):
         # Later occurrences of a key among the rows that parsed, each with where the first one is.
-        # (Ranking only the keys a GROUP BY finds repeated and joining them back is faster on
-        # DuckDB, but PostgreSQL plans that join as a nested loop; one window works everywhere.)
         flag = f"dup__{index}"
-        window = ibis.window(group_by=[stage["_candidate"], *(stage[k] for k in key)], order_by=[stage["source_file"], stage["row_number"]])
-        stage = stage.mutate(
-            **{
-                f"{flag}__position": ibis.row_number().over(window),
-                f"{flag}__file": stage["source_file"].first().over(window),
-                f"{flag}__row": stage["row_number"].first().over(window),
-            }
-        )
-        stage = stage.mutate(**{f"{flag}__row": (stage["_candidate"] & (stage[f"{flag}__position"] > 0)).ifelse(stage[f"{flag}__row"], ibis.null(dt.int64))})
+        stage = _mark_duplicates(stage, key, flag, duplicates)
         dup_flags[flag] = f"{flag}__row"
         problems.append(_Problem(flag, key[0] if len(key) == 1 else None, _key_value(key), _duplicate_reason(flag, key)))
     checks = {flag: stage[row].notnull() for flag, row in dup_flags.items()}
@@ -207,11 +217,40 @@ def clean_lines(
     )
 
 
+def _mark_duplicates(stage: ibis.Table, key: list[str], flag: str, how: str) -> ibis.Table:
+    """Adds `<flag>__file` and `<flag>__row` (the first occurrence) to later occurrences of `key`."""
+    if how == "window":
+        window = ibis.window(group_by=[stage["_candidate"], *(stage[k] for k in key)], order_by=[stage["source_file"], stage["row_number"]])
+        stage = stage.mutate(
+            **{
+                f"{flag}__position": ibis.row_number().over(window),
+                f"{flag}__file": stage["source_file"].first().over(window),
+                f"{flag}__row": stage["row_number"].first().over(window),
+            }
+        )
+        later = stage["_candidate"] & (stage[f"{flag}__position"] > 0)
+        return stage.mutate(**{f"{flag}__row": later.ifelse(stage[f"{flag}__row"], ibis.null(dt.int64))}).drop(f"{flag}__position")
+    if how != "join":
+        raise ValueError(f"duplicates must be 'window' or 'join', got {how!r}")
+    rows = stage.filter(stage["_candidate"])
+    repeated = rows.group_by(key).aggregate(_count=rows.count()).filter(lambda t: t["_count"] > 1).drop("_count")
+    ranked = rows.semi_join(repeated, key).select(*key, "source_file", "row_number")
+    window = ibis.window(group_by=[ranked[k] for k in key], order_by=[ranked["source_file"], ranked["row_number"]])
+    later = ranked.mutate(
+        _position=ibis.row_number().over(window), _first_file=ranked["source_file"].first().over(window), _first_row=ranked["row_number"].first().over(window)
+    )
+    later = later.filter(later["_position"] > 0).select(
+        **{f"{flag}__sf": later["source_file"], f"{flag}__rn": later["row_number"], f"{flag}__file": later["_first_file"], f"{flag}__row": later["_first_row"]}
+    )
+    joined = stage.left_join(later, [stage["source_file"] == later[f"{flag}__sf"], stage["row_number"] == later[f"{flag}__rn"]])
+    return joined.drop(f"{flag}__sf", f"{flag}__rn")
+
+
 def _parse(text, dtype: str, money: bool):
     """(parsed value, parsed-ok flag, reason when not ok) for a stripped text column."""
     if money:
         ok = text.re_search(_AMOUNT)
-        unsigned = text.re_replace(r"^\+", "")
+        unsigned = text.replace("+", "")  # the pattern allows a '+' only as the sign
         cents = (ok.ifelse(unsigned, "0").cast(dt.Decimal(20, 2)) * 100).cast(dt.int64)
         return cents, ok, "not an amount (at most 16 digits and two decimal places)"
     if dtype.startswith("string") or dtype in ("str", "object"):
@@ -224,7 +263,8 @@ def _parse(text, dtype: str, money: bool):
         number = _number(text)
         return number, number.notnull(), "not a number"
     if dtype.startswith("datetime"):
-        return _date(text), _date(text).notnull(), "not a date (expected YYYY-MM-DD)"
+        date = _date(text)
+        return date, date.notnull(), "not a date (expected YYYY-MM-DD)"
     if dtype == "bool":
         lowered = text.lower()
         value = ibis.cases((lowered.isin(_TRUE), True), (lowered.isin(_FALSE), False), else_=ibis.null(dt.boolean))
@@ -245,9 +285,8 @@ def _date(text):
     """The date of YYYY-MM-DD text (one-digit month and day accepted), NULL when it is not a real
     day: checked field by field, since a failing cast raises on some engines (PostgreSQL)."""
     shaped = text.re_search(_DATE)
-    year = ibis.cases((shaped, text.re_extract(_DATE_PARTS, 1).cast(dt.int32)), else_=2000)
-    month = ibis.cases((shaped, text.re_extract(_DATE_PARTS, 2).cast(dt.int32)), else_=1)
-    day = ibis.cases((shaped, text.re_extract(_DATE_PARTS, 3).cast(dt.int32)), else_=1)
+    parts = shaped.ifelse(text, "2000-1-1").split("-")  # cheaper than three regular expressions
+    year, month, day = (parts[i].cast(dt.int32) for i in range(3))
     leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
     last = ibis.cases((month == 2, leap.ifelse(29, 28)), (month.isin([4, 6, 9, 11]), 30), else_=31)
     valid = shaped & (year >= 1) & (month >= 1) & (month <= 12) & (day >= 1) & (day <= last)
@@ -334,7 +373,7 @@ def clean_lines_locally(raw, spec: ExtractSpec, references=None, period: str | N
     the result pulled back as a `core.cleaning.CleanResult` (for the CLI's preview and tests)."""
     import pyarrow as pa_arrow
 
-    from allocation_pipeline.core.cleaning import CleanResult, _finalise_types
+    from allocation_pipeline.core.cleaning import CleanResult
     from allocation_pipeline.core.extracts import _text_columns
 
     required, optional = spec.file_columns()
@@ -344,7 +383,9 @@ def clean_lines_locally(raw, spec: ExtractSpec, references=None, period: str | N
     arrow = arrow.append_column("row_number", pa_arrow.array(frame["row_number"].astype("int64").to_numpy(), pa_arrow.int64()))
     backend = ibis.duckdb.connect()
     try:
-        cleaned = clean_lines(ibis.memtable(arrow), spec, references, period, materialize=lambda e: backend.create_table("checked", e, temp=True))
+        cleaned = clean_lines(
+            ibis.memtable(arrow), spec, references, period, materialize=lambda e: backend.create_table("checked", e, temp=True), duplicates="join"
+        )
         kept = backend.to_pyarrow(cleaned.kept.order_by(["source_file", "row_number"])).to_pandas()
         quarantine = backend.to_pyarrow(cleaned.quarantine).to_pandas()
         rows_in = int(backend.execute(cleaned.checked.count()))

@@ -40,6 +40,11 @@ class LineEngine:
     _close: object = None
     _cached: list = field(default_factory=list)
 
+    @property
+    def duplicates(self) -> str:
+        """How `clean_lines` should find repeated keys here (see there): PostgreSQL plans the join badly."""
+        return "window" if self.kind == "postgres" else "join"
+
     def close(self) -> None:
         for table in list(self._cached):
             self.release(table)
