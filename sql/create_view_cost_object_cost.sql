@@ -22,8 +22,8 @@ parts AS (
            CAST(NULL AS VARCHAR) AS run_id,
            CAST(NULL AS VARCHAR) AS rule_id,
            g.cost_center AS origin,
-           g.debit - g.credit AS amount
-    FROM gl_lines AS g
+           g.balance AS amount
+    FROM gl_balances AS g
     JOIN dim_accounts AS a ON a.account = g.account
     WHERE a.type = 'expense'
     UNION ALL

@@ -106,11 +106,12 @@ def warehouse_url(request, tmp_path: Path) -> str:
 
 
 def pipeline_resources(company: Path, url: str) -> dict:
-    from allocation_pipeline.defs.resources import ExtractsResource, RulesResource, WarehouseResource
+    from allocation_pipeline.defs.resources import EngineResource, ExtractsResource, RulesResource, WarehouseResource
     from allocation_pipeline.defs.sources.resources import SourcesResource
 
     return {
         "warehouse": WarehouseResource(url=url),
+        "engine": EngineResource(url=url),
         "extracts": ExtractsResource(directory=str(company / "extracts")),
         "rules": RulesResource(path=str(company / "rules.yaml")),
         "sources": SourcesResource(),

@@ -202,7 +202,22 @@ EXPECTED_QUARANTINE = [
 ]
 
 
+def _balances(gl_lines: list[dict]) -> list[dict]:
+    """gl_balances as the gl_lines asset writes them: the month's lines summed by the balance keys."""
+    sums: dict[tuple, dict] = {}
+    for g in gl_lines:
+        key = (g["period"], g["entity"], g["account"], g["cost_center"], g["product"], g["region"], g["currency"])
+        row = sums.setdefault(key, dict(zip(("period", "entity", "account", "cost_center", "product", "region", "currency"), key),
+                                        debit=Decimal(0), credit=Decimal(0), lines=0))
+        row["debit"] += g["debit"]
+        row["credit"] += g["credit"]
+        row["lines"] += 1
+    return [{**row, "balance": row["debit"] - row["credit"]} for row in sums.values()]
+
+
 def load(url: str, tables: dict[str, list[dict]]) -> None:
+    if "gl_lines" in tables and "gl_balances" not in tables:
+        tables = {**tables, "gl_balances": _balances(tables["gl_lines"])}
     engine = make_engine(url)
     try:
         ensure_schema(engine)

@@ -110,7 +110,7 @@ class Ledger:
         from allocation_pipeline.warehouse.engine import ensure_schema, make_engine
 
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, hold_open=False)
         ensure_schema(self.engine)
 
     @contextmanager

@@ -71,7 +71,7 @@ def create_app(settings: Settings, secret_key: str | None = None) -> FastAPI:
     """The console on `settings.warehouse_url`. `secret_key` signs the session cookie (a fresh
     random one when None: sessions then end when the process does). The engine is
     `app.state.engine`; whoever creates the app disposes of it."""
-    engine = make_engine(settings.warehouse_url)
+    engine = make_engine(settings.warehouse_url, hold_open=False)
     ensure_schema(engine)
     app = FastAPI(title="Allocation console", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.settings = settings

@@ -24,8 +24,10 @@ EMBEDDED_BACKENDS = ("duckdb", "sqlite")
 
 
 def default_executor() -> dg.ExecutorDefinition:
-    backend = make_url(settings.warehouse_url()).get_backend_name()
-    return dg.in_process_executor if backend in EMBEDDED_BACKENDS else dg.multiprocess_executor
+    ledger = make_url(settings.warehouse_url()).get_backend_name()
+    engine = settings.engine_url()
+    embedded_engine = not engine.startswith(("spark:", "pyspark:")) and make_url(engine).get_backend_name() in EMBEDDED_BACKENDS
+    return dg.in_process_executor if ledger in EMBEDDED_BACKENDS or embedded_engine else dg.multiprocess_executor
 
 
 def build_definitions() -> dg.Definitions:

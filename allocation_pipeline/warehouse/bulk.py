@@ -2,7 +2,8 @@
 
 Frames use `<name>_cents` int64 columns for money; the warehouse column is `<name>` NUMERIC(18,2).
 DuckDB: the frame is registered on the driver connection and inserted with INSERT ... SELECT.
-PostgreSQL: COPY FROM STDIN through the psycopg connection under the SQLAlchemy transaction.
+PostgreSQL: COPY FROM STDIN through the psycopg connection under the SQLAlchemy transaction, streamed
+in chunks of COPY_CHUNK_ROWS rows so a month is never one string in memory.
 Anything else (SQLite): executemany of a Core insert.
 """
 
@@ -20,6 +21,7 @@ import sqlalchemy as sa
 from allocation_pipeline.core.money import cents_to_text
 
 CENTS_SUFFIX = "_cents"
+COPY_CHUNK_ROWS = 100_000
 
 
 def warehouse_columns(frame: pd.DataFrame) -> list[tuple[str, str]]:
@@ -72,18 +74,47 @@ def _insert_postgres(conn: sa.Connection, table: str, frame: pd.DataFrame) -> No
     from psycopg import sql
 
     pairs = warehouse_columns(frame)
-    out = pd.DataFrame(index=frame.index)
-    for src, dst in pairs:
-        out[dst] = cents_to_text(frame[src]) if src != dst else frame[src]
-    buffer = io.StringIO()
-    # Empty unquoted fields are NULL in PostgreSQL's CSV format; empty strings must be quoted.
-    out.to_csv(buffer, index=False, header=False, na_rep="", date_format="%Y-%m-%d")
     raw = conn.connection.driver_connection
     statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT CSV)").format(
         sql.Identifier(table), sql.SQL(", ").join(sql.Identifier(dst) for _, dst in pairs)
     )
     with raw.cursor() as cursor, cursor.copy(statement) as copy:
-        copy.write(buffer.getvalue())
+        for start in range(0, len(frame), COPY_CHUNK_ROWS):
+            chunk = frame.iloc[start : start + COPY_CHUNK_ROWS]
+            out = pd.DataFrame(index=chunk.index)
+            for src, dst in pairs:
+                out[dst] = cents_to_text(chunk[src]) if src != dst else chunk[src]
+            buffer = io.StringIO()
+            # Empty unquoted fields are NULL in PostgreSQL's CSV format; empty strings must be quoted.
+            out.to_csv(buffer, index=False, header=False, na_rep="", date_format="%Y-%m-%d")
+            copy.write(buffer.getvalue())
+
+
+def copy_arrow_to_temp_table(backend, arrow):
+    """Raw rows (an Arrow table of text columns and `row_number`) into a scratch table of the
+    PostgreSQL engine (an Ibis backend), by COPY in chunks; returns it as an Ibis table. The table
+    is UNLOGGED and listed in `backend.scratch_tables`, for the engine to drop when done."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    from psycopg import sql
+
+    name = f"raw_{uuid.uuid4().hex[:12]}"
+    columns = sql.SQL(", ").join(
+        sql.SQL("{} {}").format(sql.Identifier(f.name), sql.SQL("BIGINT" if pa.types.is_integer(f.type) else "TEXT")) for f in arrow.schema
+    )
+    con = backend.con
+    with con.cursor() as cursor:
+        cursor.execute(sql.SQL("CREATE UNLOGGED TABLE {} ({})").format(sql.Identifier(name), columns))
+        statement = sql.SQL("COPY {} FROM STDIN (FORMAT CSV)").format(sql.Identifier(name))
+        with cursor.copy(statement) as copy:
+            for batch in arrow.to_batches(max_chunksize=COPY_CHUNK_ROWS):
+                buffer = io.BytesIO()
+                pacsv.write_csv(batch, buffer, write_options=pacsv.WriteOptions(include_header=False, quoting_style="needed"))
+                copy.write(buffer.getvalue())
+    if not hasattr(backend, "scratch_tables"):
+        backend.scratch_tables = []
+    backend.scratch_tables.append(name)
+    return backend.table(name)
 
 
 def _insert_generic(conn: sa.Connection, table: str, frame: pd.DataFrame) -> None:

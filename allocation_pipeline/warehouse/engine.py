@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import functools
+import logging
+import os
+import re
+import threading
 import time
 from pathlib import Path
 
@@ -10,27 +14,139 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
+from allocation_pipeline import settings
 from allocation_pipeline.settings import SQL_DIR
 
-# A DuckDB file takes one writing process at a time; other steps wait for it this long.
-DUCKDB_LOCK_WAIT_SECONDS = 120.0
+log = logging.getLogger(__name__)
 
 
 class WarehouseError(RuntimeError):
     """A warehouse that cannot be reached or used; the message names it (password hidden)."""
 
 
-def make_engine(url: str) -> sa.Engine:
-    """An engine for `url`. DuckDB and SQLite files get their directory created and no pooling,
-    so a step's connection (and DuckDB's file lock) is released as soon as the step is done."""
+class DuckDBFile:
+    """One DuckDB database file opened once per process and shared by every user in it.
+
+    The ledger's SQLAlchemy connections and the engine's Ibis backend each take a cursor (a
+    connection to the same open database, with its own transactions), so the file is not opened
+    again per transaction. The file (and DuckDB's lock on it, which keeps other processes out) is
+    released when the last cursor is given back.
+    """
+
+    _open: dict[str, "DuckDBFile"] = {}
+    _guard = threading.Lock()
+
+    def __init__(self, path: str):
+        self.path = path
+        self._connection = None
+        self._users = 0
+
+    @classmethod
+    def of(cls, path: str) -> "DuckDBFile":
+        key = str(Path(path).expanduser().resolve()) if path != ":memory:" else path
+        with cls._guard:
+            if key not in cls._open:
+                cls._open[key] = cls(key)
+            return cls._open[key]
+
+    def acquire(self):
+        """A cursor on the open database (opening the file, waiting a bounded time for its lock)."""
+        with self._guard:
+            if self._connection is None:
+                self._connection = _connect_duckdb(self.path)
+            self._users += 1
+            return self._connection.cursor()
+
+    def release(self, cursor) -> None:
+        with self._guard:
+            try:
+                cursor.close()
+            finally:
+                self._users -= 1
+                if self._users <= 0 and self._connection is not None:
+                    self._connection.close()
+                    self._connection = None
+                    self._users = 0
+
+    @property
+    def is_open(self) -> bool:
+        return self._connection is not None
+
+
+def duckdb_config() -> dict[str, str]:
+    """DuckDB settings from the environment: memory limit (default 2GB) and spill directory."""
+    config = {"memory_limit": os.environ.get(settings.DUCKDB_MEMORY_LIMIT_ENV) or settings.DEFAULT_DUCKDB_MEMORY_LIMIT}
+    temp_dir = os.environ.get(settings.DUCKDB_TEMP_DIR_ENV)
+    if temp_dir:
+        config["temp_directory"] = temp_dir
+    return config
+
+
+def _connect_duckdb(path: str):
+    """Open the file; while another process holds it, retry up to the configured total wait, then
+    fail with a message that names the file, the holder and what to do."""
+    import duckdb
+
+    timeout = settings.duckdb_lock_timeout()
+    deadline = time.monotonic() + timeout
+    delay, warned = 0.05, False
+    while True:
+        try:
+            return duckdb.connect(path, config=duckdb_config())
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower():
+                raise WarehouseError(f"DuckDB file {path} cannot be opened: {exc}") from exc
+            holder = re.search(r"\(PID (\d+)\)", str(exc))
+            who = f"process {holder.group(1)}" if holder else "another process"
+            if time.monotonic() >= deadline:
+                raise WarehouseError(
+                    f"DuckDB file {path} is in use by {who} (DuckDB lets one process open a file at a time); "
+                    f"waited {timeout:g} s. Stop that process (another `allocation` command, `dagster dev`, the console) "
+                    f"or wait for it to finish and retry; {settings.DUCKDB_LOCK_TIMEOUT_ENV} sets how long to wait."
+                ) from None
+            if not warned:
+                log.warning("DuckDB file %s is in use by %s; waiting up to %g s", path, who, timeout)
+                warned = True
+            time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+            delay = min(delay * 2, 1.0)
+
+
+class _PooledCursor:
+    """A DuckDB cursor as duckdb_engine expects its connections, returning itself to the file on close."""
+
+    def __init__(self, file: DuckDBFile):
+        from duckdb_engine import ConnectionWrapper
+
+        self._file = file
+        self._cursor = file.acquire()
+        self._wrapper = ConnectionWrapper(self._cursor)
+        self._closed = False
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._file.release(self._cursor)
+
+    def __getattr__(self, name):
+        return getattr(self._wrapper, name)
+
+
+def make_engine(url: str, hold_open: bool = True) -> sa.Engine:
+    """An engine for `url`. A DuckDB file is opened once per process (see DuckDBFile) and released
+    when the engine is disposed; SQLite files get no pooling; server databases a normal pool.
+
+    `hold_open=False` is for long-running servers (the console, the MCP server): a DuckDB file is
+    then closed whenever no request uses it, so `allocation run` and other processes can open it
+    between requests."""
     parsed = make_url(url)
     backend = parsed.get_backend_name()
     if backend in ("duckdb", "sqlite") and parsed.database and parsed.database != ":memory:":
         Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     if backend == "duckdb":
-        engine = sa.create_engine(parsed, poolclass=NullPool)
-        _wait_for_duckdb_lock(engine)
-        return engine
+        file = DuckDBFile.of(parsed.database or ":memory:")
+        if not hold_open:
+            return sa.create_engine(parsed, creator=lambda: _PooledCursor(file), poolclass=NullPool)
+        return sa.create_engine(parsed, creator=lambda: _PooledCursor(file), pool_size=2, max_overflow=8)
     if backend == "postgresql" and parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
     if backend == "sqlite":
@@ -47,23 +163,6 @@ def _adapt_decimals_for_sqlite() -> None:
     from decimal import Decimal
 
     sqlite3.register_adapter(Decimal, str)
-
-
-def _wait_for_duckdb_lock(engine: sa.Engine) -> None:
-    """Retry connecting while another process holds the DuckDB file (parallel Dagster steps)."""
-
-    @sa.event.listens_for(engine, "do_connect")
-    def connect_with_retry(dialect, conn_rec, cargs, cparams):
-        deadline = time.monotonic() + DUCKDB_LOCK_WAIT_SECONDS
-        delay = 0.05
-        while True:
-            try:
-                return dialect.connect(*cargs, **cparams)
-            except Exception as exc:  # duckdb.IOException; the type is not importable portably
-                if "lock" not in str(exc).lower() or time.monotonic() > deadline:
-                    raise
-                time.sleep(delay)
-                delay = min(delay * 2, 1.0)
 
 
 def describe(url: str) -> str:

@@ -124,7 +124,24 @@ def clean_extract(
     For partitioned extracts with `period` given, rows of other periods are left out (they
     belong to other partitions), except in a file named after the period, where a row of another
     period is a problem and is quarantined.
+
+    The line extracts (GL, AP, timesheets) are cleaned by the same expressions the engine runs
+    (`core.ingestion.line_cleaning`), here on an in-process DuckDB.
     """
+    from allocation_pipeline.core.ingestion.line_cleaning import LINE_EXTRACTS, clean_lines_locally
+
+    if spec.name in LINE_EXTRACTS:
+        return clean_lines_locally(raw, spec, references, period)
+    return clean_frame(raw, spec, references, period)
+
+
+def clean_frame(
+    raw: RawExtract,
+    spec: ExtractSpec,
+    references: dict[str, pd.Series | set | list] | None = None,
+    period: str | None = None,
+) -> CleanResult:
+    """`clean_extract` in pandas, for the small extracts (master data, headcount, usage metrics, matrix)."""
     frame = raw.frame
     problems: list[pd.DataFrame] = []
     schema = spec.model.to_schema()

@@ -4,7 +4,7 @@
 import dagster as dg
 import pandas as pd
 
-from allocation_pipeline.core.allocation.allocate import AllocationError, allocate_period, document_takings, gl_balances
+from allocation_pipeline.core.allocation.allocate import AllocationError, allocate_period, document_takings
 from allocation_pipeline.core.allocation.drivers import compute_driver_values
 from allocation_pipeline.core.money import format_money
 from allocation_pipeline.core.insights.anomalies import flags_for_run
@@ -12,21 +12,24 @@ from allocation_pipeline.core.insights.config import InsightsConfigError, load_i
 from allocation_pipeline.core.ledger.validation import DocumentContext, RunToValidate, validate_run
 from allocation_pipeline.defs.metadata import console_links, markdown_table, totals_by_currency
 from allocation_pipeline.defs.partitions import fiscal_month_partitions, period_of
-from allocation_pipeline.defs.resources import RulesResource, WarehouseResource
+from allocation_pipeline.defs.resources import EngineResource, RulesResource, WarehouseResource
 from allocation_pipeline.warehouse.bulk import replace_rows
+from allocation_pipeline.warehouse.insights_store import gl_balances_of
 from allocation_pipeline.warehouse.ledger_store import PostingError, document_context, document_source, store_pipeline_runs
+from allocation_pipeline.warehouse.lines import document_lines, timesheet_hours
 
 
-@dg.asset(group_name="allocation", partitions_def=fiscal_month_partitions, kinds={"pandas"})
+@dg.asset(group_name="allocation", partitions_def=fiscal_month_partitions, deps=["timesheets"], kinds={"pandas"})
 def driver_values(
     context: dg.AssetExecutionContext,
     warehouse: WarehouseResource,
+    engine: EngineResource,
     headcount: pd.DataFrame,
-    timesheets: pd.DataFrame,
     usage_metrics: pd.DataFrame,
 ) -> dg.Output[pd.DataFrame]:
     """Driver values of the fiscal month: one row per driver x cost object (headcount, hours, every usage metric)."""
     period = period_of(context.partition_key)
+    timesheets = timesheet_hours(engine.get_lines(), period)
     values = compute_driver_values(period, headcount, timesheets, usage_metrics)
     with warehouse.get_engine().begin() as conn:
         replace_rows(conn, "driver_values", values, {"period": period})
@@ -40,6 +43,7 @@ def driver_values(
 @dg.asset(
     group_name="allocation",
     partitions_def=fiscal_month_partitions,
+    deps=["gl_lines"],
     kinds={"pandas"},
     check_specs=[
         dg.AssetCheckSpec("runs_balance", asset="allocation_runs", blocking=True, description="Every run's debits equal its credits to the cent."),
@@ -50,7 +54,7 @@ def allocation_runs(
     context: dg.AssetExecutionContext,
     warehouse: WarehouseResource,
     rules: RulesResource,
-    gl_lines: pd.DataFrame,
+    engine: EngineResource,
     driver_values: pd.DataFrame,
     entities: pd.DataFrame,
     accounts: pd.DataFrame,
@@ -67,14 +71,15 @@ def allocation_runs(
         # Document-linked rules pool from the document's GL lines and what other runs took from it.
         # A document rule runs in the month whose GL holds the document; this month's pipeline runs
         # are being recomputed, so only other runs count against the document's balances.
+        lines = engine.get_lines()
         with warehouse.get_engine().connect() as conn:
             for rule in linked:
-                source = document_source(conn, rule.source.document, period, gl_lines)
+                source = document_source(conn, rule.source.document, period, document_lines(lines, rule.source.document, period))
                 if source is not None:
                     documents[rule.source.document] = source
                     contexts[rule.id] = document_context(conn, rule.source.document, recomputed_period=period)
     try:
-        outcome = allocate_period(period, applicable, gl_balances(gl_lines), driver_values, cost_centers, entities, documents=documents)
+        outcome = allocate_period(period, applicable, month_balances(warehouse, period), driver_values, cost_centers, entities, documents=documents)
     except AllocationError as exc:
         raise dg.Failure(description=f"allocation of {period} failed: {exc}") from exc
     unbalanced = [r for r in outcome.runs if r.total_debit_cents != r.total_credit_cents]
@@ -151,6 +156,16 @@ def allocation_runs(
         passed=not problems,
         metadata={"errors": dg.MetadataValue.int(len(problems)), "details": dg.MetadataValue.md("\n".join(f"- {e}" for e in problems) or "_no errors_")},
     )
+
+
+def month_balances(warehouse: WarehouseResource, period: str) -> pd.DataFrame:
+    """The month's GL balances from the ledger's gl_balances, shaped as `core.allocation.allocate.gl_balances` gives them."""
+    from allocation_pipeline.core.allocation.allocate import BALANCE_KEYS
+
+    with warehouse.get_engine().connect() as conn:
+        balances = gl_balances_of(conn, period)
+    balances = balances.astype({key: "string" for key in BALANCE_KEYS})
+    return balances.sort_values(BALANCE_KEYS, ignore_index=True)[[*BALANCE_KEYS, "balance_cents"]]
 
 
 def _source_text(rule) -> str:

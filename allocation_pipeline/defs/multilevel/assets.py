@@ -5,7 +5,6 @@ through the period's matrix, solved exactly, validated, stored as runs and trace
 import dagster as dg
 import pandas as pd
 
-from allocation_pipeline.core.allocation.allocate import gl_balances
 from allocation_pipeline.core.money import format_money
 from allocation_pipeline.core.multilevel.config import MultilevelConfigError
 from allocation_pipeline.core.multilevel.runs import (
@@ -18,6 +17,7 @@ from allocation_pipeline.core.multilevel.runs import (
     results_table,
 )
 from allocation_pipeline.core.ledger.validation import RunToValidate, validate_run
+from allocation_pipeline.defs.allocation.assets import month_balances
 from allocation_pipeline.defs.metadata import markdown_table
 from allocation_pipeline.defs.partitions import fiscal_month_partitions, period_of
 from allocation_pipeline.defs.resources import RulesResource, WarehouseResource
@@ -31,7 +31,7 @@ LARGEST_FINALS = 20
 @dg.asset(
     group_name="allocation",
     partitions_def=fiscal_month_partitions,
-    deps=["allocation_runs"],
+    deps=["allocation_runs", "gl_lines"],
     kinds={"pandas", "scipy"},
     check_specs=[
         dg.AssetCheckSpec(
@@ -49,7 +49,6 @@ def multilevel_allocation(
     warehouse: WarehouseResource,
     rules: RulesResource,
     allocation_matrix: pd.DataFrame,
-    gl_lines: pd.DataFrame,
     cost_centers: pd.DataFrame,
     accounts: pd.DataFrame,
     entities: pd.DataFrame,
@@ -68,7 +67,7 @@ def multilevel_allocation(
         # Own cost is measured after every other run of the period (the rules', submitted ones).
         run_lines = read_frame(conn, sql_text("select_period_run_lines"), {"period": period, "exclude_origin": ORIGIN})
         quarantined = read_frame(conn, sql_text("select_quarantine_rows"), {"extract": "allocation_matrix", "partition_key": period})
-    balances = balances_after_runs(gl_balances(gl_lines), run_lines)
+    balances = balances_after_runs(month_balances(warehouse, period), run_lines)
     try:
         outcome = allocate_multilevel(period, specs, balances, allocation_matrix, cost_centers, entities, quarantined)
     except MultilevelRunError as exc:

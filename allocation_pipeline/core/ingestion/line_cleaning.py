@@ -1,0 +1,426 @@
+"""Cleaning of the extracts that grow with the business (GL lines, AP invoices, timesheets) as
+set-based Ibis expressions, run in whichever engine holds the raw rows (DuckDB, PostgreSQL, Spark).
+
+The outcomes are those of `core.ingestion.cleaning.clean_extract`: the same quarantine columns, reasons and
+1-based row numbers, rows in = rows kept + rows quarantined. The checks are the pandera models'
+own (`core.ingestion.schemas`): each column check is evaluated through pandera's Ibis implementation
+(`pandera.backends.ibis.builtin_checks`) and each dataframe check's function is applied to the
+typed table, so the contract is written once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import ibis
+import ibis.expr.datatypes as dt
+import pandas as pd
+import pandera.pandas as pa
+
+from allocation_pipeline.core.ingestion.cleaning import QUARANTINE_COLUMNS, ExtractSpec, _reason
+from allocation_pipeline.core.ingestion.extracts import SUFFIXES
+from allocation_pipeline.core.money import MAX_INTEGER_DIGITS
+
+# Extracts cleaned in the engine; the small ones (master data, headcount, usage, matrix) stay in pandas.
+LINE_EXTRACTS = ("gl_lines", "ap_invoices", "timesheets")
+# The reference name under which clean_lines takes {entity: currency} for the currency check.
+ENTITY_CURRENCY = "entity currency"
+
+_AMOUNT = rf"^[+-]?[0-9]{{1,{MAX_INTEGER_DIGITS}}}(\.[0-9]{{1,2}})?$"
+_DATE = r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}$"
+_NUMBER = r"^[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?$"
+_TRUE = ("true", "t", "yes", "y", "1")
+_FALSE = ("false", "f", "no", "n", "0")
+_RAW = "raw__"  # prefix of the raw text columns kept next to the typed ones
+_AMOUNT_PREFIX = "amount__"  # prefix of money as exact decimals (file column name after it)
+_TEXT, _PARSED, _OK = "text__", "parsed__", "ok__"  # stripped text, parsed value, parsed-ok flag
+
+
+@dataclass(frozen=True)
+class CleanedLines:
+    """Expressions over one materialized `checked` table (every in-scope row, typed, with a flag
+    per problem): `kept` (typed columns, `period`, `source_file`, `row_number`; money in cents),
+    `stored` (the kept rows as the line tables hold them: money as exact decimals under the file's
+    column names) and `quarantine` (QUARANTINE_COLUMNS, one row per problem; rows the reader could
+    not split are not in it)."""
+
+    extract: str
+    checked: ibis.Table
+    kept: ibis.Table
+    stored: ibis.Table
+    quarantine: ibis.Table
+    columns: tuple[str, ...]  # typed columns of the model, in order
+
+
+@dataclass(frozen=True)
+class _Problem:
+    flag: str  # boolean column of `checked`
+    column: str | None  # file column at fault (None: the whole row)
+    value: object  # function of `checked` -> text value expression
+    reason: object  # function of `checked` -> text reason expression
+
+
+def clean_lines(
+    raw: ibis.Table,
+    spec: ExtractSpec,
+    references: dict[str, object] | None = None,
+    period: str | None = None,
+    materialize=None,
+    duplicates: str = "window",
+) -> CleanedLines:
+    """Parse, check and split raw rows (see `core.ingestion.extracts.RawTable`: text columns plus the row key
+    `source_file`, `row_number`). `references` maps a spec reference name ("entity", "account",
+    "cost center") to its known values, and ENTITY_CURRENCY to {entity: currency}. For `period`
+    see `clean_extract`. `materialize(expr) -> ibis.Table` stores the checked rows once in the
+    engine (a temporary table), so that kept rows and quarantine are read from it instead of
+    parsing the files again; without it the expressions stay lazy. `duplicates` is how repeated
+    keys are found, with the same outcome: "window" (one window over every row) or "join" (a
+    GROUP BY finds the repeated keys, only their rows are ranked and joined back: faster on DuckDB
+    and Spark, but PostgreSQL plans the join as a nested loop)."""
+    schema = spec.model.to_schema()
+    references = references or {}
+    problems: list[_Problem] = []
+    money_columns = {name for name, column in schema.columns.items() if (column.metadata or {}).get("money")}
+    file_columns = {name: (column.metadata or {}).get("money", name) for name, column in schema.columns.items()}
+
+    # 1. Typed values next to the raw text, with a flag per column for missing and unparseable values.
+    renamed = raw.rename({f"{_RAW}{c}": c for c in set(file_columns.values())})
+    # Each value is parsed once into its own column (layer 1); the flags refer to those columns
+    # (layer 2). Written as one expression, every flag would repeat the parsing.
+    texts = {f"{_TEXT}{c}": renamed[f"{_RAW}{c}"].strip() for c in set(file_columns.values())}
+    stage = renamed.mutate(**texts)
+    parsed_columns, reasons = {}, {}
+    for name, column in schema.columns.items():
+        source = file_columns[name]
+        text = stage[f"{_TEXT}{source}"]
+        money = bool((column.metadata or {}).get("money"))
+        parsed, ok, reason = _parse(text, str(column.dtype), money)
+        parsed_columns[f"{_PARSED}{name}"] = parsed
+        parsed_columns[f"{_OK}{name}"] = ok
+        reasons[name] = reason
+        if money:
+            # The amount as the line tables store it, exact from the validated text.
+            parsed_columns[f"{_AMOUNT_PREFIX}{source}"] = ok.ifelse(text.replace("+", ""), "0").cast(dt.Decimal(18, 2))
+    stage = stage.mutate(**parsed_columns)
+    typed, flags = {}, {}
+    unparsed = ibis.literal(False)
+    for name, column in schema.columns.items():
+        source = file_columns[name]
+        text = stage[f"{_TEXT}{source}"]
+        present = text.notnull() & (text != "")
+        parsed, ok = stage[f"{_PARSED}{name}"], stage[f"{_OK}{name}"]
+        typed[name] = present.ifelse(parsed, ibis.null(parsed.type()))
+        if not column.nullable:
+            flags[f"missing__{name}"] = ~present
+            problems.append(_Problem(f"missing__{name}", source, _raw_value(source), _text("missing value")))
+            unparsed |= ~present
+        if reasons[name]:
+            flags[f"bad__{name}"] = present & ~ok.fill_null(False)
+            problems.append(_Problem(f"bad__{name}", source, _raw_value(source), _text(reasons[name])))
+            unparsed |= flags[f"bad__{name}"]
+    amounts_parsed = [c for c in parsed_columns if c.startswith(_AMOUNT_PREFIX)]
+    stage = stage.select(*renamed.columns, *amounts_parsed, **typed, **flags, _unparsed=unparsed)
+
+    # 2. Which period each row belongs to; rows of other periods belong to other partitions,
+    # unless the file is named after this period (then they are a problem of this one).
+    if spec.partitioned:
+        when = stage[spec.period_from]
+        if period is not None:
+            year, month = (int(p) for p in period.split("-"))
+            other = when.notnull() & ((when.year() * 100 + when.month()) != year * 100 + month)
+            names = [f"{period}{suffix}" for suffix in SUFFIXES]
+            single = stage["source_file"].isin(names)
+            for name in names:
+                single |= stage["source_file"].endswith(f"/{name}")
+            stage = stage.mutate(
+                period=ibis.literal(period, dt.string),
+                wrong_file=other & single,
+                in_scope=~(other & ~single),
+            )
+            problems.append(
+                _Problem("wrong_file", spec.period_from, _raw_value(spec.period_from), _text(f"outside period {period}, which is the only period this file holds"))
+            )
+            stage = stage.mutate(_unparsed=stage["_unparsed"] | stage["wrong_file"])
+        else:
+            label = when.year().cast(dt.string) + ibis.literal("-") + when.month().cast(dt.string).lpad(2, "0")
+            stage = stage.mutate(period=label, wrong_file=ibis.literal(False), in_scope=ibis.literal(True))
+    else:
+        stage = stage.mutate(wrong_file=ibis.literal(False), in_scope=ibis.literal(True))
+    stage = stage.mutate(_candidate=~stage["_unparsed"] & stage["in_scope"])
+
+    # 3. The model's checks, duplicates of its unique keys, references and the entity's currency,
+    # on rows that parsed (as `clean_extract` does).
+    dup_flags = {}
+    for index, key in enumerate(_unique_keys(schema)):
+        # Later occurrences of a key among the rows that parsed, each with where the first one is.
+        flag = f"dup__{index}"
+        stage = _mark_duplicates(stage, key, flag, duplicates)
+        dup_flags[flag] = f"{flag}__row"
+        problems.append(_Problem(flag, key[0] if len(key) == 1 else None, _key_value(key), _duplicate_reason(flag, key)))
+    checks = {flag: stage[row].notnull() for flag, row in dup_flags.items()}
+    candidate = stage["_candidate"]
+    for name, column in schema.columns.items():
+        for position, check in enumerate(column.checks):
+            passed = _column_check(stage, name, check)
+            flag = f"check__{name}__{position}"
+            checks[flag] = candidate & stage[name].notnull() & ~passed.fill_null(True)
+            is_money = file_columns[name] != name
+            problems.append(_Problem(flag, file_columns[name], _raw_value(file_columns[name]), _text(_reason(str(check.error), is_money))))
+    for position, check in enumerate(schema.checks):
+        flag = f"rowcheck__{position}"
+        checks[flag] = candidate & ~check._check_fn(stage).fill_null(True)
+        problems.append(_Problem(flag, None, lambda t: ibis.null(dt.string), _text(check.error or check.name)))
+    for column, reference in (spec.references or {}).items():
+        known = references.get(reference)
+        if known is None:
+            continue
+        values = sorted({str(v) for v in (known.tolist() if isinstance(known, pd.Series) else known) if v is not None and not pd.isna(v)})
+        flag = f"unknown__{column}"
+        checks[flag] = candidate & stage[column].notnull() & ~stage[column].isin(values)
+        problems.append(_Problem(flag, column, _raw_value(column), _quoted(f"unknown {reference} '", column)))
+    currencies = references.get(ENTITY_CURRENCY)
+    if currencies and "currency" in schema.columns and "entity" in schema.columns:
+        expected = ibis.cases(*((stage["entity"] == e, ibis.literal(c, dt.string)) for e, c in sorted(dict(currencies).items())), else_=ibis.null(dt.string))
+        checks["currency_of_entity"] = candidate & stage["currency"].notnull() & expected.notnull() & (stage["currency"] != expected)
+        checks["currency_expected"] = expected
+        problems.append(_Problem("currency_of_entity", "currency", _raw_value("currency"), _currency_reason))
+    stage = stage.mutate(**checks)
+    flags_all = [p.flag for p in problems]
+    bad = ibis.literal(False)
+    for flag in flags_all:
+        bad |= stage[flag]
+    stage = stage.filter(stage["in_scope"]).mutate(_bad=bad)
+    keep_columns = list(schema.columns) + (["period"] if spec.partitioned else []) + ["source_file", "row_number"]
+    amounts = [c for c in stage.columns if c.startswith(_AMOUNT_PREFIX)]
+    stage = stage.select(*keep_columns, *amounts, *(c for c in stage.columns if c.startswith(_RAW)), "_bad", *flags_all, *_extra_columns(checks))
+    checked = materialize(stage) if materialize is not None else stage
+
+    kept = checked.filter(~checked["_bad"]).select(*keep_columns)
+    stored = checked.filter(~checked["_bad"]).select(
+        *[c for c in keep_columns if c not in money_columns], **{a.removeprefix(_AMOUNT_PREFIX): checked[a] for a in amounts}
+    )
+    bad_rows = checked.filter(checked["_bad"])
+    pieces = [
+        bad_rows.filter(bad_rows[p.flag]).select(
+            extract=ibis.literal(spec.name, dt.string),
+            source_file=bad_rows["source_file"],
+            row_number=bad_rows["row_number"],
+            column=ibis.literal(p.column, dt.string) if p.column else ibis.null(dt.string),
+            value=p.value(bad_rows),
+            reason=p.reason(bad_rows),
+        )
+        for p in problems
+    ]
+    quarantine = ibis.union(*pieces, distinct=False) if len(pieces) > 1 else pieces[0]
+    return CleanedLines(
+        extract=spec.name, checked=checked, kept=kept, stored=stored, quarantine=quarantine[QUARANTINE_COLUMNS], columns=tuple(schema.columns)
+    )
+
+
+def _mark_duplicates(stage: ibis.Table, key: list[str], flag: str, how: str) -> ibis.Table:
+    """Adds `<flag>__file` and `<flag>__row` (the first occurrence) to later occurrences of `key`."""
+    if how == "window":
+        window = ibis.window(group_by=[stage["_candidate"], *(stage[k] for k in key)], order_by=[stage["source_file"], stage["row_number"]])
+        stage = stage.mutate(
+            **{
+                f"{flag}__position": ibis.row_number().over(window),
+                f"{flag}__file": stage["source_file"].first().over(window),
+                f"{flag}__row": stage["row_number"].first().over(window),
+            }
+        )
+        later = stage["_candidate"] & (stage[f"{flag}__position"] > 0)
+        return stage.mutate(**{f"{flag}__row": later.ifelse(stage[f"{flag}__row"], ibis.null(dt.int64))}).drop(f"{flag}__position")
+    if how != "join":
+        raise ValueError(f"duplicates must be 'window' or 'join', got {how!r}")
+    rows = stage.filter(stage["_candidate"])
+    repeated = rows.group_by(key).aggregate(_count=rows.count()).filter(lambda t: t["_count"] > 1).drop("_count")
+    ranked = rows.semi_join(repeated, key).select(*key, "source_file", "row_number")
+    window = ibis.window(group_by=[ranked[k] for k in key], order_by=[ranked["source_file"], ranked["row_number"]])
+    later = ranked.mutate(
+        _position=ibis.row_number().over(window), _first_file=ranked["source_file"].first().over(window), _first_row=ranked["row_number"].first().over(window)
+    )
+    later = later.filter(later["_position"] > 0).select(
+        **{f"{flag}__sf": later["source_file"], f"{flag}__rn": later["row_number"], f"{flag}__file": later["_first_file"], f"{flag}__row": later["_first_row"]}
+    )
+    joined = stage.left_join(later, [stage["source_file"] == later[f"{flag}__sf"], stage["row_number"] == later[f"{flag}__rn"]])
+    return joined.drop(f"{flag}__sf", f"{flag}__rn")
+
+
+def _parse(text, dtype: str, money: bool):
+    """(parsed value, parsed-ok flag, reason when not ok) for a stripped text column."""
+    if money:
+        ok = text.re_search(_AMOUNT)
+        unsigned = text.replace("+", "")  # the pattern allows a '+' only as the sign
+        cents = (ok.ifelse(unsigned, "0").cast(dt.Decimal(20, 2)) * 100).cast(dt.int64)
+        return cents, ok, "not an amount (at most 16 digits and two decimal places)"
+    if dtype.startswith("string") or dtype in ("str", "object"):
+        return text, ibis.literal(True), ""
+    if dtype.startswith("int"):
+        number = _number(text)
+        whole = number.notnull() & (number == number.floor()) & (number.abs() < 2.0**53)
+        return whole.ifelse(number, 0).cast(dt.int64), whole, "not a whole number"
+    if dtype.startswith("float"):
+        number = _number(text)
+        return number, number.notnull(), "not a number"
+    if dtype.startswith("datetime"):
+        date = _date(text)
+        return date, date.notnull(), "not a date (expected YYYY-MM-DD)"
+    if dtype == "bool":
+        lowered = text.lower()
+        value = ibis.cases((lowered.isin(_TRUE), True), (lowered.isin(_FALSE), False), else_=ibis.null(dt.boolean))
+        return value, value.notnull(), "not true or false"
+    raise TypeError(f"no parser for column type {dtype}")
+
+
+def _number(text):
+    """A finite number where the text is a decimal or scientific literal, else NULL. Validated by a
+    regular expression before the cast, because engines differ on what a failed cast does."""
+    ok = text.re_search(_NUMBER)
+    number = ok.ifelse(text, "0").cast(dt.float64)
+    finite = ok & (number.abs() < float("inf"))
+    return ibis.cases((finite, number), else_=ibis.null(dt.float64))
+
+
+def _date(text):
+    """The date of YYYY-MM-DD text (one-digit month and day accepted), NULL when it is not a real
+    day: checked field by field, since a failing cast raises on some engines (PostgreSQL)."""
+    shaped = text.re_search(_DATE)
+    parts = shaped.ifelse(text, "2000-1-1").split("-")  # cheaper than three regular expressions
+    year, month, day = (parts[i].cast(dt.int32) for i in range(3))
+    leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
+    last = ibis.cases((month == 2, leap.ifelse(29, 28)), (month.isin([4, 6, 9, 11]), 30), else_=31)
+    valid = shaped & (year >= 1) & (month >= 1) & (month <= 12) & (day >= 1) & (day <= last)
+    safe = ibis.date(valid.ifelse(year, 2000), valid.ifelse(month, 1), valid.ifelse(day, 1))
+    return ibis.cases((valid, safe), else_=ibis.null(dt.date))
+
+
+def _column_check(table: ibis.Table, name: str, check: pa.Check):
+    """A column check of the model as a boolean expression, through pandera's Ibis implementation."""
+    from pandera.api.ibis.types import IbisData
+    from pandera.backends.ibis.register import register_ibis_backends
+
+    register_ibis_backends()
+    # The model's schema holds copies made before the Ibis implementations were registered: the
+    # same built-in check is looked up again by its name and statistics (e.g. ge, {'min_value': 0}).
+    builtin = getattr(pa.Check, check.name)(**check.statistics)
+    out = builtin._check_fn(IbisData(table, name), **builtin._check_kwargs)
+    if isinstance(out, ibis.Table):
+        # The built-in checks return table.select(<boolean per column>): take the expression itself.
+        return out.op().values[name].to_expr()
+    return out
+
+
+def _unique_keys(schema: pa.DataFrameSchema) -> list[list[str]]:
+    keys = [list(schema.unique)] if schema.unique else []
+    return keys + [[name] for name, column in schema.columns.items() if column.unique]
+
+
+def _extra_columns(checks: dict) -> list[str]:
+    extra = [f"{c}__{part}" for c in checks if c.startswith("dup__") for part in ("file", "row")]
+    return extra + [c for c in checks if c == "currency_expected"]
+
+
+def _text(value: str):
+    return lambda t: ibis.literal(value, dt.string)
+
+
+def _raw_value(column: str):
+    return lambda t: t[f"{_RAW}{column}"]
+
+
+def _quoted(prefix: str, column: str):
+    return lambda t: ibis.literal(prefix, dt.string) + t[f"{_RAW}{column}"].fill_null("") + ibis.literal("'")
+
+
+def _as_text(value):
+    if value.type().is_date():
+        return value.strftime("%Y-%m-%d")
+    return value.cast(dt.string)
+
+
+def _key_value(key: list[str]):
+    def value(t):
+        out = _as_text(t[key[0]])
+        for column in key[1:]:
+            out = out + ibis.literal(" / ") + _as_text(t[column])
+        return out
+
+    return value
+
+
+def _duplicate_reason(flag: str, key: list[str]):
+    label = ", ".join(key)
+
+    def reason(t):
+        first_file, first_row = t[f"{flag}__file"], t[f"{flag}__row"].cast(dt.string)
+        where = (first_file == t["source_file"]).ifelse(
+            ibis.literal("row ") + first_row, first_file + ibis.literal(" row ") + first_row
+        )
+        return ibis.literal(f"duplicate {label} (first at ") + where + ibis.literal(")")
+
+    return reason
+
+
+def _currency_reason(t):
+    return (
+        ibis.literal("currency ") + t["currency"] + ibis.literal(" is not the currency of entity ") + t["entity"]
+        + ibis.literal(" (") + t["currency_expected"] + ibis.literal("); lines in other currencies are not translated")
+    )
+
+
+def clean_lines_locally(raw, spec: ExtractSpec, references=None, period: str | None = None):
+    """`clean_lines` on a RawExtract already in memory (pandas), run on an in-process DuckDB, with
+    the result pulled back as a `core.ingestion.cleaning.CleanResult` (for the CLI's preview and tests)."""
+    import pyarrow as pa_arrow
+
+    from allocation_pipeline.core.ingestion.cleaning import CleanResult
+    from allocation_pipeline.core.ingestion.extracts import _text_columns
+
+    required, optional = spec.file_columns()
+    frame = raw.frame
+    arrow = _text_columns(pa_arrow.Table.from_pandas(frame[[*required, *optional]], preserve_index=False), [*required, *optional])
+    arrow = arrow.append_column("source_file", pa_arrow.array(frame["source_file"].astype(str).tolist(), pa_arrow.string()))
+    arrow = arrow.append_column("row_number", pa_arrow.array(frame["row_number"].astype("int64").to_numpy(), pa_arrow.int64()))
+    backend = ibis.duckdb.connect()
+    try:
+        cleaned = clean_lines(
+            ibis.memtable(arrow), spec, references, period, materialize=lambda e: backend.create_table("checked", e, temp=True), duplicates="join"
+        )
+        kept = backend.to_pyarrow(cleaned.kept.order_by(["source_file", "row_number"])).to_pandas()
+        quarantine = backend.to_pyarrow(cleaned.quarantine).to_pandas()
+        rows_in = int(backend.execute(cleaned.checked.count()))
+    finally:
+        backend.disconnect()
+    return CleanResult(
+        extract=spec.name,
+        kept=kept_frame(kept, spec),
+        quarantine=quarantine_frame(quarantine, raw.unreadable, spec.name),
+        rows_in=rows_in + len(raw.unreadable),
+    )
+
+
+def kept_frame(kept: pd.DataFrame, spec: ExtractSpec) -> pd.DataFrame:
+    """Kept rows pulled from the engine, with the dtypes `clean_frame` gives."""
+    from allocation_pipeline.core.ingestion.cleaning import _finalise_types
+
+    schema = spec.model.to_schema()
+    for name, column in schema.columns.items():
+        if str(column.dtype).startswith("datetime"):
+            kept[name] = pd.to_datetime(kept[name])
+        elif str(column.dtype).startswith("int") and column.nullable:
+            kept[name] = kept[name].astype("Int64")
+    kept = _finalise_types(kept, schema)
+    for name in ("period", "source_file"):
+        if name in kept:
+            kept[name] = kept[name].astype("string")
+    kept["row_number"] = kept["row_number"].astype("int64")
+    return kept.reset_index(drop=True)
+
+
+def quarantine_frame(quarantine: pd.DataFrame, unreadable: pd.DataFrame, extract: str) -> pd.DataFrame:
+    """Quarantine rows (with the reader's unreadable rows) sorted like `clean_frame` sorts them."""
+    frames = [f for f in (unreadable.assign(extract=extract)[QUARANTINE_COLUMNS], quarantine[QUARANTINE_COLUMNS]) if not f.empty]
+    out = pd.concat(frames, ignore_index=True) if frames else quarantine[QUARANTINE_COLUMNS]
+    out["column"] = out["column"].astype("string")
+    out["row_number"] = out["row_number"].astype("int64")
+    return out.sort_values(["source_file", "row_number", "column", "reason"], na_position="first", ignore_index=True)

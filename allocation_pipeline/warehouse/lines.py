@@ -1,0 +1,246 @@
+"""The engine: where line-level data lives. An Ibis backend (DuckDB, PostgreSQL or Spark) that reads
+the extract files, cleans and stores GL/AP lines and timesheets, and answers the few questions the
+rest of the pipeline asks of lines: a month's balances (one GROUP BY), one document's lines
+(WHERE document_id), the documents that do not balance, the month's timesheet hours.
+
+Nothing here pulls a month of lines into Python; only aggregates and single documents come back.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import parse_qsl
+
+import ibis
+import ibis.expr.datatypes as dt
+import pandas as pd
+from sqlalchemy.engine import make_url
+
+from allocation_pipeline import settings
+from allocation_pipeline.warehouse.engine import DuckDBFile, WarehouseError, describe, sql_text
+
+# Line tables the engine holds, each created from sql/create_table_<name>.sql.
+LINE_TABLES = ("gl_lines", "ap_invoices", "timesheets")
+# Keys of gl_balances: everything a rule's source filter selects on (accounts, cost centers,
+# product and region members) plus entity and currency.
+BALANCE_KEYS = ["entity", "account", "cost_center", "product", "region", "currency"]
+MONEY = dt.Decimal(18, 2)
+
+
+@dataclass
+class LineEngine:
+    """An open engine: `backend` is the Ibis backend; `kind` is duckdb, postgres or pyspark."""
+
+    url: str
+    backend: object
+    kind: str
+    _close: object = None
+    _cached: list = field(default_factory=list)
+
+    @property
+    def duplicates(self) -> str:
+        """How `clean_lines` should find repeated keys here (see there): PostgreSQL plans the join badly."""
+        return "window" if self.kind == "postgres" else "join"
+
+    def close(self) -> None:
+        for table in list(self._cached):
+            self.release(table)
+        if self._close is not None:
+            self._close()
+            self._close = None
+
+    def materialize(self, expr: ibis.Table) -> ibis.Table:
+        """Compute `expr` once and keep it in the engine for this session (a temporary table)."""
+        name = new_table_name("checked")
+        if self.kind == "pyspark":
+            # Spark has no temporary tables: a cached temporary view of the session.
+            self.backend._session.sql(self.backend.compile(expr)).cache().createOrReplaceTempView(name)
+            cached = self.backend.table(name)
+        else:
+            cached = self.backend.create_table(name, expr, temp=True)
+        self._cached.append(cached)
+        return cached
+
+    def drop_scratch(self) -> None:
+        """Drop the scratch tables raw rows were uploaded into (PostgreSQL)."""
+        for name in getattr(self.backend, "scratch_tables", []):
+            with self.backend.con.cursor() as cursor:
+                cursor.execute(f'DROP TABLE IF EXISTS "{name}"')
+        if hasattr(self.backend, "scratch_tables"):
+            self.backend.scratch_tables.clear()
+
+    def release(self, table: ibis.Table) -> None:
+        """Drop a table made by `materialize` (and any scratch tables of raw rows)."""
+        self.drop_scratch()
+        if not any(table is t for t in self._cached):
+            return
+        self._cached = [t for t in self._cached if t is not table]
+        name = table.get_name()
+        if self.kind == "pyspark":
+            self.backend._session.catalog.dropTempView(name)
+            return
+        if self.kind in ("duckdb", "sqlite"):
+            self.backend.con.execute(f'DROP TABLE IF EXISTS "{name}"')
+        else:
+            with self.backend.con.cursor() as cursor:
+                cursor.execute(f'DROP TABLE IF EXISTS "{name}"')
+
+    def lines(self, table: str, period: str | None = None) -> ibis.Table:
+        """A line table (of one period, when given)."""
+        if self.kind == "pyspark":
+            if period is None:
+                raise WarehouseError("on Spark the line tables are kept per period: give the period")
+            return self.backend.table(_spark_table(table, period))
+        lines = self.backend.table(table)
+        return lines if period is None else lines.filter(lines["period"] == period)
+
+    def replace_period(self, table: str, period: str, rows: ibis.Table) -> None:
+        """Replace the period's rows of `table` by `rows`, atomically where the engine has transactions."""
+        if self.kind == "pyspark":
+            self.backend.create_table(_spark_table(table, period), rows, overwrite=True)
+            return
+        target = self.backend.table(table)
+        rows = rows.select(*[c for c in target.columns if c in rows.columns])
+        if self.kind in ("duckdb", "sqlite"):
+            con = self.backend.con
+            con.execute("BEGIN")
+            try:
+                con.execute(f'DELETE FROM "{table}" WHERE period = ?', [period])
+                self.backend.insert(table, rows)
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            return
+        with self.backend.con.transaction():
+            with self.backend.con.cursor() as cursor:
+                cursor.execute(f'DELETE FROM "{table}" WHERE period = %s', [period])
+            self.backend.insert(table, rows)
+
+    def execute(self, expr) -> pd.DataFrame:
+        return self.backend.to_pyarrow(expr).to_pandas() if isinstance(expr, ibis.Table) else self.backend.execute(expr)
+
+
+def open_line_engine(url: str) -> LineEngine:
+    """Connect to the engine at `url` and create the line tables that do not exist yet.
+
+    `duckdb:///path` shares the process's open DuckDB file with the ledger (see DuckDBFile);
+    `postgresql://...` (any SQLAlchemy-style URL, `?options=-csearch_path%3D...` honoured);
+    `spark:<master>[?key=value&...]`, e.g. `spark:local[2]`, with Spark settings as query keys.
+    """
+    if url.startswith(("spark:", "pyspark:")):
+        return _open_spark(url)
+    parsed = make_url(url)
+    backend_name = parsed.get_backend_name()
+    if backend_name == "duckdb":
+        file = DuckDBFile.of(parsed.database or ":memory:")
+        cursor = file.acquire()
+        engine = LineEngine(url, ibis.duckdb.from_connection(cursor), "duckdb", lambda: file.release(cursor))
+        for name in LINE_TABLES:
+            cursor.execute(str(sql_text(f"create_table_{name}")))
+        return engine
+    if backend_name == "sqlite":
+        # SQLite lacks what the cleaning expressions need (TRY_CAST, regular expressions): a
+        # SQLite ledger's engine is a DuckDB file beside it.
+        return open_line_engine(f"duckdb:///{sqlite_engine_path(parsed.database)}")
+    if backend_name == "postgresql":
+        query = dict(parsed.query)
+        try:
+            backend = ibis.postgres.connect(
+                host=parsed.host or "localhost", port=parsed.port or 5432, user=parsed.username, password=parsed.password,
+                database=parsed.database, **({"options": query["options"]} if "options" in query else {}),
+            )
+        except Exception as exc:
+            raise WarehouseError(f"engine {describe(url)} cannot be reached: {exc}") from exc
+        with backend.con.cursor() as cursor:
+            for name in LINE_TABLES:
+                cursor.execute(str(sql_text(f"create_table_{name}")))
+        return LineEngine(url, backend, "postgres", backend.disconnect)
+    raise WarehouseError(f"engine URL {describe(url)}: use duckdb:///file, postgresql://... or spark:<master>")
+
+
+def sqlite_engine_path(database: str) -> str:
+    """The DuckDB engine file used with a SQLite ledger file: `<name>.engine.duckdb` beside it."""
+    path = Path(database)
+    return str(path.with_name(path.stem + ".engine.duckdb"))
+
+
+def _open_spark(url: str) -> LineEngine:
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as exc:
+        raise WarehouseError("a Spark engine needs the `spark` extra: pip install 'allocation-pipeline[spark]'") from exc
+    rest = url.split(":", 1)[1]
+    master, _, query = rest.partition("?")
+    options = dict(parse_qsl(query))
+    options.setdefault("spark.sql.warehouse.dir", str(Path(tempfile.gettempdir()) / "allocation-spark-warehouse"))
+    builder = SparkSession.builder.master(master or "local[*]").appName("allocation_pipeline")
+    for key, value in {"spark.ui.enabled": "false", "spark.sql.shuffle.partitions": "4", "spark.sql.session.timeZone": "UTC", **options}.items():
+        builder = builder.config(key, value)
+    session = builder.getOrCreate()
+    return LineEngine(url, ibis.pyspark.connect(session), "pyspark")
+
+
+def _spark_table(table: str, period: str) -> str:
+    return f"{table}__{period.replace('-', '_')}"
+
+
+# --- what the pipeline asks of the lines ---------------------------------------------------------
+
+
+def balances(lines: ibis.Table) -> ibis.Table:
+    """Debits, credits, net balance (cents) and line count per BALANCE_KEYS: one GROUP BY."""
+    return lines.group_by(BALANCE_KEYS).aggregate(
+        debit_cents=(lines["debit"].sum() * 100).cast(dt.int64),
+        credit_cents=(lines["credit"].sum() * 100).cast(dt.int64),
+        lines=lines.count(),
+    )
+
+
+def period_balances(engine: LineEngine, period: str) -> pd.DataFrame:
+    """The month's GL balances (gl_balances rows without the period), summed in the engine."""
+    frame = engine.execute(balances(engine.lines("gl_lines", period)))
+    frame = frame.astype({"debit_cents": "int64", "credit_cents": "int64", "lines": "int64"})
+    frame["balance_cents"] = frame["debit_cents"] - frame["credit_cents"]
+    return frame.sort_values(BALANCE_KEYS, na_position="first", ignore_index=True)
+
+
+def document_lines(engine: LineEngine, document_id: str, period: str | None = None) -> pd.DataFrame:
+    """One document's GL lines (entity, account, cost center, product, region, currency, cents)."""
+    lines = engine.lines("gl_lines", period)
+    own = lines.filter(lines["document_id"] == document_id).order_by(["line"])
+    frame = engine.execute(
+        own.select(
+            "entity", "document_id", "line", "account", "cost_center", "product", "region", "currency",
+            debit_cents=(own["debit"] * 100).cast(dt.int64), credit_cents=(own["credit"] * 100).cast(dt.int64),
+        )
+    )
+    return frame.astype({"debit_cents": "int64", "credit_cents": "int64"})
+
+
+def unbalanced_documents(engine: LineEngine, period: str, limit: int = 50) -> tuple[int, pd.DataFrame]:
+    """How many of the month's GL documents do not balance, and the first `limit` of them."""
+    lines = engine.lines("gl_lines", period)
+    sums = lines.group_by(["entity", "document_id"]).aggregate(debit=lines["debit"].sum(), credit=lines["credit"].sum())
+    unbalanced = sums.filter(sums["debit"] != sums["credit"])
+    count = int(engine.execute(unbalanced.count()))
+    shown = unbalanced.order_by(["entity", "document_id"]).limit(limit)
+    frame = engine.execute(
+        shown.select("entity", "document_id", difference_cents=((shown["debit"] - shown["credit"]) * 100).cast(dt.int64))
+    )
+    return count, frame
+
+
+def new_table_name(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:12]}"
+
+
+def timesheet_hours(engine: LineEngine, period: str) -> pd.DataFrame:
+    """The month's cleaned timesheet rows the drivers need (period, cost center, activity, hours),
+    in file order so that sums come out as they did from the cleaned frame."""
+    rows = engine.lines("timesheets", period)
+    frame = engine.execute(rows.order_by(["source_file", "row_number"]).select("period", "cost_center", "activity", "hours"))
+    return frame.astype({"period": "string", "cost_center": "string", "activity": "string", "hours": "float64"})

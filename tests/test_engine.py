@@ -1,0 +1,207 @@
+"""The engine: line cleaning as Ibis expressions gives the pandas cleaning's outcomes row for row,
+on DuckDB, PostgreSQL and local Spark; balances agree; the data-sanity cases (BOM, currency of the
+entity, header-only month, gutted month); a busy DuckDB file gives a prompt message.
+
+Small literal files under tmp_path and the small sample company; PostgreSQL where reachable,
+Spark where Java is installed (under CI=true a missing Java fails the Spark test).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+import pytest
+
+from allocation_pipeline.core.ingestion.cleaning import EXTRACT_SPECS, clean_extract, clean_frame
+from allocation_pipeline.core.ingestion.extracts import read_extract, read_extract_table
+from allocation_pipeline.core.ingestion.line_cleaning import ENTITY_CURRENCY, clean_lines, kept_frame, quarantine_frame
+from allocation_pipeline.warehouse.engine import WarehouseError, make_engine
+from allocation_pipeline.warehouse.lines import BALANCE_KEYS, balances, open_line_engine
+from tests.conftest import SAMPLE_PARTITION, pipeline_resources
+
+GL_HEADER = "entity,document_id,document_type,line,posting_date,account,cost_center,product,region,debit,credit,currency,description"
+MESSY_GL = f"""{GL_HEADER}
+EE,D1,JOURNAL,1,2026-10-01,60002,EE-ENG,P1,,120.00,0.00,EUR,good
+EE,D1,JOURNAL,2,2026-10-01,2000,EE-ENG,,,0.00,120.00,EUR,good
+EE,D2,JOURNAL,1,2026-10-02,60002,XX-NOPE,,,10.00,0.00,EUR,unknown cost center
+EE,D2,JOURNAL,2,2026-10-02,2000,EE-ENG,,,0.00,ten,EUR,non-numeric amount
+EE,D3,JOURNAL,1,2026-10-32,2000,EE-ENG,,,0.00,5.00,EUR,bad date
+EE,D1,JOURNAL,1,2026-10-01,60002,EE-ENG,,,120.00,0.00,EUR,duplicate line
+EE,D4,JOURNAL,1,2026-10-03,60002,EE-ENG,,,-5.00,0.00,EUR,negative debit
+EE,D5,JOURNAL,1,2026-10-03,60002,EE-ENG,,,5.00,5.00,EUR,both sides
+EE,D6,JOURNAL,1.5,2026-10-03,60002,EE-IT,,,1.005,0.00,eur,three decimals and more
+EE,D7,JOURNAL,1,2026-10-03,99999,EE-IT,,,1.00,0.00,EUR,unknown account
+EE,D8,JOURNAL,x,2026-10-04,,EE-IT,R1,,  7.25 ,0,EUR,blank account
+EE,D9,JOURNAL,3,2026-11-04,60002,EE-IT,,,1.00,0.00,EUR,another month
+ZZ,D10,JOURNAL,1,2026-10-05,60002,EE-IT,,,+3.50,0.00,EUR,unknown entity
+EE,D11,JOURNAL,1,2026-10-05,60002,EE-IT,P2,N1,3.50,0.00,EUR,good too
+"""
+REFERENCES = {"entity": {"EE"}, "account": {"60002", "2000"}, "cost center": {"EE-ENG", "EE-IT"}}
+
+
+def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding=encoding)
+    return path
+
+
+def _pandas_result(directory: Path, extract: str, period: str = "2026-10"):
+    spec = EXTRACT_SPECS[extract]
+    required, optional = spec.file_columns()
+    return clean_frame(read_extract(directory, extract, required, optional, period=period), spec, REFERENCES, period=period)
+
+
+def _engine_result(url: str, directory: Path, extract: str, period: str = "2026-10", references=REFERENCES):
+    spec = EXTRACT_SPECS[extract]
+    required, optional = spec.file_columns()
+    lines = open_line_engine(url)
+    try:
+        raw = read_extract_table(lines.backend, directory, extract, required, optional, period=period)
+        cleaned = clean_lines(raw.table, spec, references, period, materialize=lines.materialize, duplicates=lines.duplicates)
+        kept = kept_frame(lines.execute(cleaned.kept), spec).sort_values(["source_file", "row_number"], ignore_index=True)
+        quarantine = quarantine_frame(lines.execute(cleaned.quarantine), raw.unreadable, extract)
+        sums = None
+        if extract == "gl_lines":
+            lines.replace_period("gl_lines", period, cleaned.stored)
+            sums = lines.execute(balances(lines.lines("gl_lines", period)))
+            sums = sums.sort_values(BALANCE_KEYS, na_position="first", ignore_index=True)[[*BALANCE_KEYS, "debit_cents", "credit_cents", "lines"]]
+        lines.release(cleaned.checked)
+        return kept, quarantine, sums
+    finally:
+        lines.close()
+
+
+def _same(kept: pd.DataFrame, expected: pd.DataFrame) -> None:
+    pd.testing.assert_frame_equal(kept[expected.columns].reset_index(drop=True), expected.reset_index(drop=True), check_dtype=False)
+
+
+@pytest.fixture
+def messy(tmp_path) -> Path:
+    write(tmp_path / "gl_lines" / "2026-10.csv", MESSY_GL)
+    write(
+        tmp_path / "timesheets.csv",
+        "employee,work_date,cost_center,activity,project,hours\n"
+        "E1,2026-10-01,EE-ENG,development,P1,7.5\nE1,2026-10-02,EE-ENG,development,,-2\nE2,2026-10-02,EE-ENG,support,,25\n"
+        "E3,2026-10-02,EE-ENG,support,,lots\nE1,2026-10-01,EE-ENG,development,P2,1\nE4,2026-09-30,EE-ENG,support,,3\n",
+    )
+    return tmp_path
+
+
+@pytest.mark.parametrize("extract", ["gl_lines", "timesheets"])
+def test_engine_cleaning_gives_the_pandas_outcomes_row_for_row(messy, extract):
+    expected = _pandas_result(messy, extract)
+    result = clean_extract(read_extract(messy, extract, *EXTRACT_SPECS[extract].file_columns(), period="2026-10"), EXTRACT_SPECS[extract], REFERENCES, period="2026-10")
+    _same(result.kept, expected.kept)
+    columns = ["source_file", "row_number", "column", "value", "reason"]
+    assert sorted(map(tuple, result.quarantine[columns].astype(object).where(result.quarantine[columns].notna(), None).values.tolist())) == sorted(
+        map(tuple, expected.quarantine[columns].astype(object).where(expected.quarantine[columns].notna(), None).values.tolist())
+    )
+    assert (result.rows_in, result.rows_kept, result.rows_quarantined) == (expected.rows_in, expected.rows_kept, expected.rows_quarantined)
+    assert result.rows_in == result.rows_kept + result.rows_quarantined
+
+
+@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres), "spark"])
+def engine_url(request, tmp_path) -> str:
+    if request.param == "duckdb":
+        return f"duckdb:///{tmp_path / 'engine.duckdb'}"
+    if request.param == "postgres":
+        return request.getfixturevalue("postgres_url")
+    if shutil.which("java") is None:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("Java is not installed: the Spark engine test needs it (scripts/test installs openjdk-17-jre-headless)")
+        pytest.skip("Java is not installed: the Spark engine test is skipped locally")
+    pytest.importorskip("pyspark")
+    return f"spark:local[1]?spark.sql.warehouse.dir={tmp_path / 'spark-warehouse'}"
+
+
+def test_each_engine_keeps_quarantines_and_sums_the_same_rows(messy, engine_url, tmp_path):
+    reference, reference_quarantine, reference_sums = _engine_result(f"duckdb:///{tmp_path / 'reference.duckdb'}", messy, "gl_lines")
+    kept, quarantine, sums = _engine_result(engine_url, messy, "gl_lines")
+    _same(kept, reference)
+    pd.testing.assert_frame_equal(quarantine.reset_index(drop=True), reference_quarantine.reset_index(drop=True), check_dtype=False)
+    pd.testing.assert_frame_equal(sums.reset_index(drop=True), reference_sums.reset_index(drop=True), check_dtype=False)
+    expected = _pandas_result(messy, "gl_lines")
+    _same(kept, expected.kept)
+    assert sums["lines"].sum() == len(expected.kept) and sums["debit_cents"].sum() == expected.kept["debit_cents"].sum()
+
+
+def test_a_byte_order_mark_is_accepted(tmp_path):
+    write(tmp_path / "gl_lines" / "2026-10.csv", MESSY_GL, encoding="utf-8-sig")
+    assert (tmp_path / "gl_lines" / "2026-10.csv").read_bytes().startswith(b"\xef\xbb\xbf")
+    spec = EXTRACT_SPECS["gl_lines"]
+    result = clean_extract(read_extract(tmp_path, "gl_lines", *spec.file_columns(), period="2026-10"), spec, REFERENCES, period="2026-10")
+    assert result.rows_kept == 3
+
+
+def test_a_line_in_another_currency_than_its_entity_is_quarantined(messy, tmp_path):
+    _, quarantine, _ = _engine_result(f"duckdb:///{tmp_path / 'e.duckdb'}", messy, "gl_lines", references={**REFERENCES, ENTITY_CURRENCY: {"EE": "USD"}})
+    currency = quarantine[quarantine["column"] == "currency"]
+    assert set(currency["row_number"]) >= {1, 2, 14}
+    assert currency.set_index("row_number").loc[1, "reason"] == (
+        "currency EUR is not the currency of entity EE (USD); lines in other currencies are not translated"
+    )
+
+
+def _materialize(company: Path, url: str):
+    from allocation_pipeline.defs.definitions import build_definitions
+
+    return dg.materialize(list(build_definitions().assets), partition_key=SAMPLE_PARTITION, resources=pipeline_resources(company, url), raise_on_error=False)
+
+
+def _failure_messages(result) -> list[str]:
+    return [e.event_specific_data.error.message for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+
+
+def test_a_header_only_month_fails_naming_the_file(sample_company, duckdb_url):
+    gl_file = sample_company / "extracts" / "gl_lines" / "2026-10.csv"
+    gl_file.write_text(gl_file.read_text().splitlines()[0] + "\n")
+    result = _materialize(sample_company, duckdb_url)
+    assert not result.success
+    assert any("gl_lines/2026-10.csv: no gl_lines rows for 2026-10" in m for m in _failure_messages(result))
+    assert not result.asset_materializations_for_node("allocation_runs")
+
+
+def test_a_gutted_month_fails_the_quarantine_share_check_and_nothing_is_allocated(sample_company, duckdb_url):
+    gl_file = sample_company / "extracts" / "gl_lines" / "2026-10.csv"
+    lines = gl_file.read_text().splitlines()
+    gl_file.write_text("\n".join([lines[0]] + [line.replace(",EUR,", ",EURO,").replace(",USD,", ",USDX,") for line in lines[1:]]) + "\n")
+    result = _materialize(sample_company, duckdb_url)
+    check = {e.check_name: e for e in result.get_asset_check_evaluations()}["gl_quarantine_share_within_limit"]
+    assert check.passed is False
+    assert check.metadata["quarantined_percent"].value == 100.0
+    assert "100.0% of the month's GL lines quarantined" in check.description and "does not have the expected format" in check.description
+    assert not result.asset_materializations_for_node("allocation_runs")
+    engine = make_engine(duckdb_url)
+    try:
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT COUNT(*) FROM allocation_runs").scalar() == 0
+    finally:
+        engine.dispose()
+
+
+def test_a_busy_duckdb_file_is_named_within_the_configured_wait(tmp_path, monkeypatch):
+    path = tmp_path / "busy.duckdb"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"import duckdb, sys; c = duckdb.connect({str(path)!r}); print('held', flush=True); sys.stdin.read()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        monkeypatch.setenv("ALLOCATION_DUCKDB_LOCK_TIMEOUT", "0.5")
+        started = time.monotonic()
+        engine = make_engine(f"duckdb:///{path}")
+        with pytest.raises(WarehouseError) as error:
+            engine.connect()
+        assert time.monotonic() - started < 5
+        message = str(error.value)
+        assert str(path) in message and f"process {holder.pid}" in message and "ALLOCATION_DUCKDB_LOCK_TIMEOUT" in message
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=30)
