@@ -74,13 +74,14 @@ def test_the_driver_analysis_is_stored_with_its_recommendation(warehouse):
     _, url, result = warehouse
     rows = query(url, "SELECT * FROM driver_analysis WHERE period = :p ORDER BY driver", p=SAMPLE_PERIOD)
     assert rows["driver"].tolist() == ["app_licences", "cloud_spend", "headcount", "it_tickets"]
-    assert set(rows["status"]) == {"ok"} and set(rows["periods_used"]) == {2} and set(rows["first_period"]) == {"2026-09"}
+    # The history is every month the extracts hold (as `allocation analyze` reads it), not only the months materialized.
+    assert set(rows["status"]) == {"ok"} and set(rows["periods_used"]) == {3} and set(rows["first_period"]) == {"2026-08"}
     assert set(rows["recommended_method"]) == {"weighted_drivers"} and rows["weight_percent"].sum() == 100
     assert rows.set_index("driver").loc["headcount", "weight_percent"] == 0
-    assert materialize(warehouse[0], url, "2026-09-01", selection=["driver_analysis"]).success
-    earlier = query(url, "SELECT DISTINCT status, rationale FROM driver_analysis WHERE period = '2026-09'")
+    assert materialize(warehouse[0], url, "2026-08-01", selection=["driver_analysis"]).success
+    earlier = query(url, "SELECT DISTINCT status, rationale FROM driver_analysis WHERE period = '2026-08'")
     assert earlier["status"].tolist() == ["insufficient_data"]
-    assert "1 period(s) with it_consumption (2026-09); the analysis needs at least 2" in earlier["rationale"].iloc[0]
+    assert "1 period(s) with it_consumption (2026-08); the analysis needs at least 2" in earlier["rationale"].iloc[0]
     metadata = result.asset_materializations_for_node("driver_analysis")[0].metadata
     assert "Recommendation: weighted_drivers" in metadata["analysis"].value
 
@@ -178,8 +179,9 @@ def test_the_insights_of_a_month_on_postgresql(sample_company, postgres_url):
     assert result.success, run_failures(result)
     flags = query(postgres_url, "SELECT kind, blocking, amount, value FROM anomaly_flags WHERE period = :p", p=SAMPLE_PERIOD)
     assert "consumption_gap" in set(flags["kind"]) and not flags["blocking"].any()
-    analysis = query(postgres_url, "SELECT DISTINCT status FROM driver_analysis")
-    assert analysis["status"].tolist() == ["insufficient_data"]
+    analysis = query(postgres_url, "SELECT DISTINCT status, periods_used FROM driver_analysis")
+    assert analysis.to_dict("records") == [{"status": "ok", "periods_used": 3}]  # the extracts' three months, as `allocation analyze` reads them
+    assert len(query(postgres_url, "SELECT * FROM driver_confidence WHERE period = :p", p=SAMPLE_PERIOD)) == 1
     assert len(query(postgres_url, "SELECT * FROM narratives")) == 5
     assert len(query(postgres_url, "SELECT * FROM profitability")) > 0
     assert isinstance(query(postgres_url, "SELECT * FROM profitability")["turned_unprofitable"].iloc[0], (bool, pd.BooleanDtype().type, object))

@@ -382,9 +382,9 @@ def _read_extracts(extracts: str, period: str, document: dict, config=None):
     names them: timesheets are one file per month)."""
     from allocation_pipeline.core.allocation.allocate import gl_balances
     from allocation_pipeline.core.ingestion.cleaning import EXTRACT_SPECS, clean_extract
-    from allocation_pipeline.core.allocation.drivers import DriverError, compute_driver_values
+    from allocation_pipeline.core.allocation.drivers import DriverError
     from allocation_pipeline.core.ingestion.extracts import ExtractError, read_extract
-    from allocation_pipeline.core.insights.config import shift_period
+    from allocation_pipeline.core.insights.history import driver_history
     from allocation_pipeline.core.insights.whatif import PeriodInputs
 
     def clean(name: str, references: dict | None = None, wanted: str | None = None) -> pd.DataFrame:
@@ -398,23 +398,10 @@ def _read_extracts(extracts: str, period: str, document: dict, config=None):
         cost_centers = clean("cost_centers", {"entity": entities["entity"]})
         references = {"entity": entities["entity"], "account": accounts["account"], "cost center": cost_centers["cost_center"]}
         gl_lines = clean("gl_lines", references, period)
-        headcount = clean("headcount", references)
-        usage = clean("usage_metrics", references)
-        current = compute_driver_values(period, headcount, clean("timesheets", references, period), usage)
-        frames = [current]
-        if config is not None:
-            first = shift_period(period, -(config.history_periods - 1))
-            needs_hours = any("hours" in p.candidates or p.consumption == "hours" for p in config.pools)
-            earlier = sorted(p for p in set(headcount["period"]) | set(usage["period"]) if first <= p < period)
-            for month in earlier:
-                sheets = clean("timesheets", references, month) if needs_hours else _NO_TIMESHEETS
-                frames.append(compute_driver_values(month, headcount, sheets, usage))
+        history = driver_history(period, config, lambda name, month: clean(name, references, month))
     except (ExtractError, DriverError) as exc:
         raise CommandError(str(exc)) from None
+    current = history[history["period"] == period].reset_index(drop=True)
     inputs = PeriodInputs(period, gl_balances(gl_lines), current, cost_centers, entities, document)
-    return inputs, pd.concat(frames, ignore_index=True)
+    return inputs, history
 
-
-_NO_TIMESHEETS = pd.DataFrame(
-    {"period": pd.Series(dtype=str), "cost_center": pd.Series(dtype=str), "activity": pd.Series(dtype=str), "hours": pd.Series(dtype=float)}
-)

@@ -129,28 +129,42 @@ def _print(frame: pd.DataFrame, limit: int) -> None:
 def _decide(args: argparse.Namespace) -> int:
     from allocation_pipeline.warehouse import suggestion_store as store
 
-    decision = store.ACCEPTED if args.action == "accept" else store.REJECTED
     engine, url = _engine()
     try:
         with engine.begin() as conn:
-            known = _known_cost_centers(conn, args.extracts or settings.extracts_dir())
-            row = store.decide(conn, args.suggestion, decision, args.by or getpass.getuser(), args.cost_center, args.note, known)
+            message = decide_suggestion(
+                conn, args.suggestion, args.action, args.by or getpass.getuser(), args.cost_center, args.note, args.extracts or settings.extracts_dir()
+            )
     except store.SuggestionDecisionError as exc:
         raise CommandError(str(exc)) from None
     finally:
         engine.dispose()
-    if decision == store.ACCEPTED:
-        changed = "" if row["decided_cost_center"] == row["suggested_cost_center"] else f" (instead of the suggested {row['suggested_cost_center']})"
-        print(
-            f"{args.suggestion}: accepted {row['decided_cost_center']}{changed} for {row['source_file']} row {row['row_number']} "
-            f"by {row['decided_by']} at {row['decided_at']:%Y-%m-%d %H:%M:%S} UTC; the line re-enters {row['period']} on its next run."
-        )
-    else:
-        print(
-            f"{args.suggestion}: rejected {row['suggested_cost_center']} by {row['decided_by']} at {row['decided_at']:%Y-%m-%d %H:%M:%S} UTC; "
-            "the next listing suggests another cost center for the line."
-        )
+    print(message)
     return 0
+
+
+def decide_suggestion(
+    conn, suggestion_id: str, action: str, by: str, cost_center: str | None = None, note: str | None = None, extracts: str | None = None
+) -> str:
+    """Record `action` ("accept" or "reject") on one open suggestion in the caller's transaction, the
+    accepted cost center checked against the known ones; return the sentence saying what was
+    recorded. The CLI and the console both decide through this; refusals raise
+    `suggestion_store.SuggestionDecisionError`."""
+    from allocation_pipeline.warehouse import suggestion_store as store
+
+    decisions = {"accept": store.ACCEPTED, "reject": store.REJECTED}
+    if action not in decisions:
+        raise store.SuggestionDecisionError(f"{suggestion_id}: the decision is accept or reject, not {action!r}")
+    known = _known_cost_centers(conn, extracts or settings.extracts_dir())
+    row = store.decide(conn, suggestion_id, decisions[action], by, (cost_center or "").strip() or None, (note or "").strip() or None, known)
+    when = f"{row['decided_at']:%Y-%m-%d %H:%M:%S} UTC"
+    if row["status"] == store.ACCEPTED:
+        changed = "" if row["decided_cost_center"] == row["suggested_cost_center"] else f" (instead of the suggested {row['suggested_cost_center']})"
+        return (
+            f"{suggestion_id}: accepted {row['decided_cost_center']}{changed} for {row['source_file']} row {row['row_number']} "
+            f"by {row['decided_by']} at {when}; the line re-enters {row['period']} on its next run."
+        )
+    return f"{suggestion_id}: rejected {row['suggested_cost_center']} by {row['decided_by']} at {when}; the next listing suggests another cost center for the line."
 
 
 def _known_cost_centers(conn, extracts: str) -> set[str] | None:

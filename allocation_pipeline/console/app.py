@@ -14,6 +14,7 @@ import tempfile
 import time
 from importlib import resources
 from pathlib import Path
+from urllib.parse import quote
 
 import duckdb
 import sqlalchemy as sa
@@ -222,6 +223,54 @@ def create_app(settings: Settings, secret_key: str | None = None) -> FastAPI:
         except LookupError as exc:
             raise Refused(404, str(exc)) from None
         return page(request, "console/period.html", {**report_context(data, links="console")}, user=user)
+
+    @app.get("/periods/{period}/{entity}/suggestions", response_class=HTMLResponse)
+    def suggestions_page(request: Request, period: str, entity: str, user=Depends(requires("view")), conn: sa.Connection = Depends(connection)):
+        """The period's cost-center suggestions of one entity to review: each line with its suggested
+        cost center, confidence and sentence; preparers and approvers accept or reject each."""
+        from allocation_pipeline.warehouse.report_store import entity_suggestions, report_entities
+
+        entities = report_entities(conn, period)
+        if entity not in set(entities["entity"]):
+            raise Refused(404, f"no entity {entity} in dim_entities (entities: {', '.join(entities['entity']) or 'none'})")
+        frame = entity_suggestions(conn, period, entity)
+        counts = frame["status"].value_counts().to_dict() if not frame.empty else {}
+        return page(
+            request, "console/suggestions.html",
+            {"period": period, "entity": entity, "suggestions": rows(frame), "counts": {k: int(counts.get(k, 0)) for k in ("open", "accepted", "rejected")}},
+            user=user,
+        )
+
+    def decide(request: Request, conn: sa.Connection, suggestion_id: str, action: str, user, cost_center: str, note: str, period: str, entity: str):
+        """Accept or reject through `allocation suggestions`' own function, in one transaction; the
+        signed-in user is who decided. A refusal is a message on the review page."""
+        from allocation_pipeline.commands.suggestions import decide_suggestion
+        from allocation_pipeline.warehouse.suggestion_store import SuggestionDecisionError
+
+        try:
+            with transaction(conn):
+                flash(request, "ok", decide_suggestion(conn, suggestion_id, action, user.name, cost_center, note, str(settings.extracts_path())))
+        except SuggestionDecisionError as exc:
+            flash(request, "error", str(exc))
+        except sa.exc.DBAPIError as exc:
+            why = "someone else decided it at the same moment" if write_conflict(exc) else "the warehouse refused the change"
+            flash(request, "error", f"{suggestion_id}: {why}; nothing recorded. This page shows it as it is now.")
+        back = f"/periods/{quote(period, safe='')}/{quote(entity, safe='')}/suggestions" if period and entity else "/periods"
+        return RedirectResponse(back, status_code=303)
+
+    @app.post("/suggestions/{suggestion_id}/accept")
+    def accept_suggestion(
+        request: Request, suggestion_id: str, cost_center: str = Form(""), note: str = Form(""), period: str = Form(""), entity: str = Form(""),
+        user=Depends(requires("decide_suggestions")), conn: sa.Connection = Depends(connection),
+    ):
+        return decide(request, conn, suggestion_id, "accept", user, cost_center, note, period, entity)
+
+    @app.post("/suggestions/{suggestion_id}/reject")
+    def reject_suggestion(
+        request: Request, suggestion_id: str, note: str = Form(""), period: str = Form(""), entity: str = Form(""),
+        user=Depends(requires("decide_suggestions")), conn: sa.Connection = Depends(connection),
+    ):
+        return decide(request, conn, suggestion_id, "reject", user, "", note, period, entity)
 
     @app.get("/quarantine", response_class=HTMLResponse)
     def quarantine(request: Request, extract: str = "", period: str = "", user=Depends(requires("view")), conn: sa.Connection = Depends(connection)):

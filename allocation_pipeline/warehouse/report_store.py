@@ -50,7 +50,6 @@ def read_report_data(
     flags = frame("select_anomaly_flags", {"period": period})
     profitability = frame("select_profitability", {"period": period})
     forecasts = frame("select_forecasts", {"made_after": period})
-    suggestions = frame("select_period_cost_center_suggestions", {"period": period})
     return ReportData(
         period=period,
         entity=entity,
@@ -76,11 +75,16 @@ def read_report_data(
         quarantine=frame("select_report_quarantine", {"period": period}),
         driver_confidence=frame("select_report_driver_confidence", {"period": period}),
         forecasts=_of_entity(forecasts, entity, keep_blank=True),
-        suggestions=_of_entity(suggestions, entity),
+        suggestions=entity_suggestions(conn, period, entity),
         top_documents=top_documents,
         generated_at=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         source=describe(str(conn.engine.url)),
     )
+
+
+def entity_suggestions(conn: sa.Connection, period: str, entity: str) -> pd.DataFrame:
+    """The cost-center suggestions of one entity and period, open and decided (amounts in cents)."""
+    return _of_entity(_typed(read_frame(conn, sql_text("select_period_cost_center_suggestions"), {"period": period})), entity)
 
 
 def _of_entity(frame: pd.DataFrame, entity: str, keep_blank: bool = False) -> pd.DataFrame:

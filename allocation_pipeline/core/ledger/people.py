@@ -15,7 +15,7 @@ from allocation_pipeline.core.ledger.lifecycle import LifecycleError
 ROLES = ("viewer", "preparer", "approver", "admin")
 _OWN_ACTIONS = {
     "viewer": {"view"},
-    "preparer": {"submit", "preview"},
+    "preparer": {"submit", "preview", "decide_suggestions"},  # accept or reject a suggested cost center
     "approver": {"approve", "reject", "post", "void"},
     "admin": {"manage_users"},
 }

@@ -18,6 +18,7 @@ from allocation_pipeline.core.report.model import (
     ReportData,
     cost_object_table,
     figure_rows,
+    insight_figures,
     report_narrative,
     sankey_flows,
     summary_figures,
@@ -31,7 +32,8 @@ MAX_HISTORY_LINES = 20_000
 CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
 STATUSES = ["draft", "calculated", "approved", "posted", "voided", "rejected"]
 SECTIONS = [("summary", "Summary"), ("flow", "Flow"), ("runs", "Runs"), ("cost-objects", "Cost objects"), ("anomalies", "Anomalies"),
-            ("drivers", "Driver analysis"), ("profitability", "Profitability"), ("quarantine", "Quarantine")]
+            ("drivers", "Driver analysis"), ("profitability", "Profitability"), ("quarantine", "Quarantine"),
+            ("confidence", "Driver confidence"), ("forecasts", "Forecasts"), ("suggestions", "Suggestions")]
 
 
 def _asset(name: str) -> str:
@@ -72,16 +74,40 @@ def report_context(data: ReportData, links: str = "static") -> dict:
         "sources": sources, "documents": {r.source_document for r in runs if present(r.source_document)},
         "cost_object_details": _cost_object_details(data, rows(costs)),
         "source_details": _source_details(data),
+        **insight_context(data),
     }
     if links == "static":
         context.update(run_details=_run_details(data, runs), entry_details=_entry_details(data), document_details=_document_details(data, runs))
     return context
 
 
-def _group(items: list, field: str) -> dict:
+def insight_context(data: ReportData) -> dict:
+    """The issue 13 insights of templates/report/extra_sections.html: confidence per pool, forecast
+    series (money rounded to whole cents for pools and cost objects), suggestions, their counts."""
+    series = []
+    for (kind, name, entity), months in _group(rows(data.forecasts), "kind", "series", "entity").items():
+        head = months[0]
+        money = kind != "driver"
+        series.append({
+            "kind": kind, "series": name, "entity": entity, "head": head, "money": money,
+            "months": [{"period": m.period, **{k: int(round(float(getattr(m, k)))) if money else float(getattr(m, k)) for k in ("mean", "lower", "upper")}} for m in months],
+        })
+    order = {"pool": 0, "cost_object": 1, "driver": 2}
+    return {
+        "confidence": rows(data.driver_confidence),
+        "confidence_by_pool": {c.pool_id: c for c in rows(data.driver_confidence)},
+        "forecast_series": sorted(series, key=lambda s: (order.get(s["kind"], 3), s["series"], s["entity"] or "")),
+        "suggestions": rows(data.suggestions),
+        "insights": insight_figures(data),
+    }
+
+
+def _group(items: list, *fields: str) -> dict:
+    """Items by the value of one field (or a tuple of several), in first-seen order."""
     groups: dict = defaultdict(list)
     for item in items:
-        groups[getattr(item, field)].append(item)
+        key = getattr(item, fields[0]) if len(fields) == 1 else tuple(getattr(item, f) for f in fields)
+        groups[key].append(item)
     return groups
 
 

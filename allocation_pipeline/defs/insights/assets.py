@@ -6,9 +6,13 @@ import dagster as dg
 import pandas as pd
 
 from allocation_pipeline.core.allocation.allocate import AllocationError, resolve_targets
+from allocation_pipeline.core.allocation.drivers import DriverError
+from allocation_pipeline.core.ingestion.cleaning import EXTRACT_SPECS, clean_extract
+from allocation_pipeline.core.ingestion.extracts import ExtractError
 from allocation_pipeline.core.insights.anomalies import Flag, allocations_from_lines, detect_flags, flags_frame
 from allocation_pipeline.core.insights.config import InsightsConfig, InsightsConfigError, load_insights, pool_rule, shift_period
 from allocation_pipeline.core.insights.driver_analysis import CONFIDENCE_COLUMNS, analyse_drivers
+from allocation_pipeline.core.insights.history import driver_history
 from allocation_pipeline.core.insights.forecast import forecast_all, forecasts_frame
 from allocation_pipeline.core.insights.narrative import narratives
 from allocation_pipeline.core.insights.profitability import allocated_net, profitability as profitability_table, unprofitable_flags
@@ -16,7 +20,9 @@ from allocation_pipeline.core.money import format_money
 from allocation_pipeline.core.allocation.rules import RulesError
 from allocation_pipeline.defs.metadata import markdown_table
 from allocation_pipeline.defs.partitions import fiscal_month_partitions, period_of
-from allocation_pipeline.defs.resources import RulesResource, WarehouseResource
+from allocation_pipeline.core.sources.config import SourcesError
+from allocation_pipeline.defs.resources import ExtractsResource, RulesResource, WarehouseResource
+from allocation_pipeline.defs.sources.resources import SourcesResource
 from allocation_pipeline.warehouse import insights_store as store
 
 # Months of history a forecast reads (ETS is seasonal from 24).
@@ -47,17 +53,34 @@ def _rules_by_id(rules: RulesResource) -> dict:
         raise dg.Failure(description=str(exc)) from exc
 
 
-@dg.asset(group_name="insights", partitions_def=fiscal_month_partitions, deps=["driver_values", "cost_centers"], kinds={"pandas", "scipy"})
-def driver_analysis(context: dg.AssetExecutionContext, warehouse: WarehouseResource, rules: RulesResource) -> dg.Output[pd.DataFrame]:
+@dg.asset(
+    group_name="insights", partitions_def=fiscal_month_partitions, deps=["driver_values", "cost_centers", "headcount", "usage_metrics", "timesheets"],
+    kinds={"pandas", "scipy"},
+)
+def driver_analysis(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, rules: RulesResource, extracts: ExtractsResource, sources: SourcesResource
+) -> dg.Output[pd.DataFrame]:
     """Driver analysis of every insights pool over the months up to this one: correlation, non-negative
     weights, fit, a confidence from a permutation test across units (driver_confidence) and a
-    recommendation, or a plain statement that there is too little data or no driver explains the pool."""
+    recommendation, or a plain statement that there is too little data or no driver explains the pool.
+    The history is every month of the window the extracts hold, read by the same function as
+    `allocation analyze` (core.insights.history), not only the months the warehouse has run."""
     period = period_of(context.partition_key)
     config = _config(rules)
     rule_set = rules.load()
     with warehouse.get_engine().connect() as conn:
-        history = store.driver_history(conn, shift_period(period, -(config.history_periods - 1)), period)
         cost_centers, _, _ = store.master_data(conn)
+    references = {"cost center": cost_centers["cost_center"]}
+
+    def clean(name: str, month: str | None) -> pd.DataFrame:
+        spec = EXTRACT_SPECS[name]
+        required, optional = spec.file_columns()
+        return clean_extract(sources.read(extracts.directory, name, required, optional, period=month), spec, references, period=month).kept
+
+    try:
+        history = driver_history(period, config, clean)
+    except (ExtractError, SourcesError, DriverError) as exc:
+        raise dg.Failure(description=f"driver analysis of {period}: {exc}") from exc
     frames, reports, confidences = [], [], []
     for pool in config.pools:
         try:
@@ -82,7 +105,7 @@ def driver_analysis(context: dg.AssetExecutionContext, warehouse: WarehouseResou
         frame,
         metadata={
             "pools": dg.MetadataValue.int(len(config.pools)),
-            "periods_in_warehouse": dg.MetadataValue.int(history["period"].nunique()),
+            "periods_in_history": dg.MetadataValue.int(history["period"].nunique()),
             "by_pool": markdown_table(summary),
             "confidence": markdown_table(confidence[["pool_id", "label", "p_value", "oos_r2", "all_units_r2", "proposed"]]),
             "analysis": dg.MetadataValue.md("\n\n".join(f"```\n{r}\n```" for r in reports) or "_no insights pools configured_"),

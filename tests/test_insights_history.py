@@ -1,0 +1,103 @@
+"""The report's driver analysis reads the same history as `allocation analyze` (issue 11, item 5).
+
+A generated company of six months; only the last month is materialized (as a new user's first
+`allocation run` does), so the warehouse holds one month of driver values while the extracts hold
+six. The driver_analysis asset and `allocation analyze` both read the history through
+`core.insights.history.driver_history`: the stored rows (what the period report shows) equal the
+command's analysis of the same pool and month, figure for figure, and the report says six months.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import math
+
+import dagster as dg
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from allocation_pipeline import cli
+from allocation_pipeline.commands.insights import AnalysisContext
+from allocation_pipeline.core.report.html import render_report
+from allocation_pipeline.defs.definitions import build_definitions
+from allocation_pipeline.reporting import run_failures
+from allocation_pipeline.sample.generate import generate_company
+from allocation_pipeline.warehouse.report_store import read_report_data
+from tests.conftest import pipeline_resources
+from tests.test_pipeline import query
+
+PERIOD = "2026-10"
+POOL = "us_corporate_it"
+MONTHS = 6
+ASSETS = list(build_definitions().assets)
+
+
+@pytest.fixture(scope="module")
+def company(tmp_path_factory):
+    root = tmp_path_factory.mktemp("history_company")
+    generate_company(root, periods=MONTHS, end_period=PERIOD, closed_periods=1, gl_lines_per_period=1000, file_format="csv")
+    url = f"duckdb:///{root / 'warehouse.duckdb'}"
+    result = dg.materialize(
+        ASSETS, partition_key=f"{PERIOD}-01", resources=pipeline_resources(root, url), selection="*driver_analysis", raise_on_error=False
+    )
+    assert result.success, run_failures(result)
+    return root, url, result
+
+
+def _same(a, b) -> bool:
+    missing = lambda v: v is None or (isinstance(v, float) and math.isnan(v))  # noqa: E731
+    if missing(a) or missing(b):
+        return missing(a) and missing(b)
+    if isinstance(a, (float, int)) and isinstance(b, (float, int)) and not isinstance(a, bool):
+        return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-12)
+    return str(a) == str(b)
+
+
+def _rows(frame: pd.DataFrame, columns: list[str]) -> list[dict]:
+    return frame.sort_values(columns[:2]).reset_index(drop=True)[columns].to_dict("records")
+
+
+def test_the_report_shows_the_same_driver_analysis_as_allocation_analyze(company):
+    root, url, result = company
+    # The warehouse has run one month only; the extracts hold six.
+    assert query(url, "SELECT DISTINCT period FROM driver_values")["period"].tolist() == [PERIOD]
+    metadata = result.asset_materializations_for_node("driver_analysis")[0].metadata
+    assert metadata["periods_in_history"].value == MONTHS
+
+    context = AnalysisContext.load(PERIOD, str(root / "rules.yaml"), str(root / "extracts"), POOL)
+    analysis = context.report(context.pool(POOL)).analysis
+    assert analysis.status != "insufficient_data"
+    expected = analysis.frame(PERIOD)
+    expected_confidence = analysis.confidence_frame(PERIOD)
+
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            data = read_report_data(conn, PERIOD, "US")
+    finally:
+        engine.dispose()
+    shown = data.driver_analysis[data.driver_analysis["pool_id"] == POOL]
+    columns = [c for c in expected.columns if c in shown.columns and c != "period"]
+    assert len(columns) >= 15
+    for want, got in zip(_rows(expected, columns), _rows(shown, columns), strict=True):
+        assert all(_same(want[c], got[c]) for c in columns), (want, got)
+    assert set(shown["periods_used"]) == {MONTHS}
+
+    confidence = data.driver_confidence[data.driver_confidence["pool_id"] == POOL]
+    columns = [c for c in expected_confidence.columns if c in confidence.columns and c != "period"]
+    (want,), (got,) = _rows(expected_confidence, columns), _rows(confidence, columns)
+    assert all(_same(want[c], got[c]) for c in columns), (want, got)
+
+    # The page says it: six months, the command's figures, and the same confidence label.
+    page = render_report(data)
+    assert f"{MONTHS} periods ({expected['first_period'].iloc[0]} to {PERIOD})" in page
+    assert "too little data" not in page.split('<section id="drivers">')[1].split("</section>")[0]
+    assert f'data-pool="{POOL}" data-label="{want["label"]}"' in page
+
+    # And `allocation analyze` prints the same months.
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert cli.main(["analyze", "--period", PERIOD, "--pool", POOL, "--rules", str(root / "rules.yaml"), "--extracts", str(root / "extracts")]) == 0
+    assert f"{MONTHS} period" in out.getvalue()
