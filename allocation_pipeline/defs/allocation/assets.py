@@ -65,19 +65,7 @@ def allocation_runs(
     period = period_of(context.partition_key)
     rule_set = rules.load()
     applicable = rule_set.for_period(period)
-    linked = [r for r in applicable if r.source.document is not None]
-    documents, contexts = {}, {}
-    if linked:
-        # Document-linked rules pool from the document's GL lines and what other runs took from it.
-        # A document rule runs in the month whose GL holds the document; this month's pipeline runs
-        # are being recomputed, so only other runs count against the document's balances.
-        lines = engine.get_lines()
-        with warehouse.get_engine().connect() as conn:
-            for rule in linked:
-                source = document_source(conn, rule.source.document, period, document_lines(lines, rule.source.document, period))
-                if source is not None:
-                    documents[rule.source.document] = source
-                    contexts[rule.id] = document_context(conn, rule.source.document, recomputed_period=period)
+    documents, contexts = _document_sources(warehouse, engine, applicable, period)
     try:
         outcome = allocate_period(period, applicable, month_balances(warehouse, period), driver_values, cost_centers, entities, documents=documents)
     except AllocationError as exc:
@@ -100,7 +88,32 @@ def allocation_runs(
                 )
         except PostingError as exc:
             raise dg.Failure(description=f"allocation runs of {period} not stored: {exc}") from exc
-    summary = pd.DataFrame(
+    summary = _runs_summary(outcome.runs, stored)
+    yield dg.Output(summary, metadata=_runs_metadata(period, rules.path, rule_set, applicable, outcome, summary, stored, flags))
+    yield from _runs_checks(unbalanced, problems)
+
+
+def _document_sources(warehouse: WarehouseResource, engine: EngineResource, applicable: list, period: str) -> tuple[dict, dict]:
+    """Document-linked rules pool from the document's GL lines and what other runs took from it.
+    A document rule runs in the month whose GL holds the document; this month's pipeline runs are
+    being recomputed, so only other runs count against the document's balances."""
+    linked = [r for r in applicable if r.source.document is not None]
+    documents, contexts = {}, {}
+    if not linked:
+        return documents, contexts
+    lines = engine.get_lines()
+    with warehouse.get_engine().connect() as conn:
+        for rule in linked:
+            source = document_source(conn, rule.source.document, period, document_lines(lines, rule.source.document, period))
+            if source is not None:
+                documents[rule.source.document] = source
+                contexts[rule.id] = document_context(conn, rule.source.document, recomputed_period=period)
+    return documents, contexts
+
+
+def _runs_summary(runs: list, stored) -> pd.DataFrame:
+    """One row per run: its id (once stored), rule, entity, method, targets, pool and total."""
+    return pd.DataFrame(
         [
             {
                 "run_id": stored.run_ids.get(f"{r.rule_id}@{r.entity}") if stored else None,
@@ -112,16 +125,21 @@ def allocation_runs(
                 "currency": r.currency,
                 "total_debit_cents": r.total_debit_cents,
             }
-            for r in outcome.runs
+            for r in runs
         ],
         columns=["run_id", "rule_id", "entity", "method", "targets", "pool", "currency", "total_debit_cents"],
     )
+
+
+def _runs_metadata(period: str, rules_path: str, rule_set, applicable: list, outcome, summary: pd.DataFrame, stored, flags: dict) -> dict:
+    """What the allocation_runs materialization shows: counts, totals, runs by rule, notes, what was
+    stored, console links and anomaly flags."""
     metadata = {
         "runs": dg.MetadataValue.int(len(outcome.runs)),
         "dagster/row_count": dg.MetadataValue.int(len(summary)),
         "total_by_currency": totals_by_currency(summary, "total_debit_cents"),
         "rules_in_force": dg.MetadataValue.int(len(applicable)),
-        "rules_file": dg.MetadataValue.path(rules.path),
+        "rules_file": dg.MetadataValue.path(rules_path),
         "by_rule": markdown_table(
             summary.drop(columns=["total_debit_cents"]).assign(
                 source=[_source_text(rule_set.get(r.rule_id)) for r in outcome.runs],
@@ -140,7 +158,11 @@ def allocation_runs(
     metadata["anomaly_flags"] = dg.MetadataValue.md(
         "\n".join(f"- {rule}: {message}" for rule, messages in flags.items() for message in messages) or "_none_"
     )
-    yield dg.Output(summary, metadata=metadata)
+    return metadata
+
+
+def _runs_checks(unbalanced: list, problems: list):
+    """The blocking checks runs_balance and runs_valid, with what each found."""
     yield dg.AssetCheckResult(
         check_name="runs_balance",
         passed=not unbalanced,

@@ -75,7 +75,16 @@ def driver_analysis(
     def clean(name: str, month: str | None) -> pd.DataFrame:
         spec = EXTRACT_SPECS[name]
         required, optional = spec.file_columns()
-        return clean_extract(sources.read(extracts.directory, name, required, optional, period=month), spec, references, period=month).kept
+        try:
+            raw = sources.read(extracts.directory, name, required, optional, period=month)
+        except SourcesError:
+            if month is not None:
+                raise
+            # A source read one month at a time (a FOCUS file pattern holding {period}): its
+            # history is this month's alone, said in the metadata by periods_in_history.
+            month = period
+            raw = sources.read(extracts.directory, name, required, optional, period=month)
+        return clean_extract(raw, spec, references, period=month).kept
 
     try:
         history = driver_history(period, config, clean)
