@@ -27,7 +27,7 @@ LINE_EXTRACTS = ("gl_lines", "ap_invoices", "timesheets")
 ENTITY_CURRENCY = "entity currency"
 
 _AMOUNT = rf"^[+-]?[0-9]{{1,{MAX_INTEGER_DIGITS}}}(\.[0-9]{{1,2}})?$"
-_DATE = r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}$"
+_DATE = r"^([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})$"
 _NUMBER = r"^[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?$"
 _TRUE = ("true", "t", "yes", "y", "1")
 _FALSE = ("false", "f", "no", "n", "0")
@@ -67,6 +67,7 @@ def clean_lines(
     period: str | None = None,
     materialize=None,
     duplicates: str = "window",
+    store_parsed: bool = False,
 ) -> CleanedLines:
     """Parse, check and split raw rows (see `core.extracts.RawTable`: text columns plus the row key
     `source_file`, `row_number`). `references` maps a spec reference name ("entity", "account",
@@ -76,7 +77,9 @@ def clean_lines(
     parsing the files again; without it the expressions stay lazy. `duplicates` is how repeated
     keys are found, with the same outcome: "window" (one window over every row) or "join" (a
     GROUP BY finds the repeated keys, only their rows are ranked and joined back: faster on DuckDB
-    and Spark, but PostgreSQL plans the join as a nested loop)."""
+    and Spark, but PostgreSQL plans the join as a nested loop). `store_parsed` materializes the
+    parsed values before the checks (PostgreSQL flattens subqueries and would parse a value again
+    wherever a check refers to it)."""
     schema = spec.model.to_schema()
     references = references or {}
     problems: list[_Problem] = []
@@ -89,19 +92,27 @@ def clean_lines(
     # (layer 2). Written as one expression, every flag would repeat the parsing.
     texts = {f"{_TEXT}{c}": renamed[f"{_RAW}{c}"].strip() for c in set(file_columns.values())}
     stage = renamed.mutate(**texts)
-    parsed_columns, reasons = {}, {}
+    layers: list[dict] = [{}, {}, {}, {}]
+    reasons = {}
     for name, column in schema.columns.items():
-        source = file_columns[name]
-        text = stage[f"{_TEXT}{source}"]
         money = bool((column.metadata or {}).get("money"))
-        parsed, ok, reason = _parse(text, str(column.dtype), money)
-        parsed_columns[f"{_PARSED}{name}"] = parsed
-        parsed_columns[f"{_OK}{name}"] = ok
-        reasons[name] = reason
-        if money:
-            # The amount as the line tables store it, exact from the validated text.
-            parsed_columns[f"{_AMOUNT_PREFIX}{source}"] = ok.ifelse(text.replace("+", ""), "0").cast(dt.Decimal(18, 2))
-    stage = stage.mutate(**parsed_columns)
+        steps, reasons[name] = _parsers(name, file_columns[name], str(column.dtype), money)
+        for layer, builders in zip(layers, steps):
+            layer.update(builders)
+    if store_parsed and materialize is not None:
+        for index, builders in enumerate(layers):
+            if builders:
+                stage = stage.mutate(**{column: build(stage) for column, build in builders.items()})
+            if index in (1, 3):
+                stage = materialize(stage)
+    else:
+        # One projection: an engine with common subexpression elimination (DuckDB) computes each
+        # part once, and more projections would only cost it.
+        columns = _Inline(stage)
+        for builders in layers:
+            for column, build in builders.items():
+                columns.expressions[column] = build(columns)
+        stage = stage.mutate(**{c: e for c, e in columns.expressions.items() if c.startswith((_PARSED, _OK, _AMOUNT_PREFIX))})
     typed, flags = {}, {}
     unparsed = ibis.literal(False)
     for name, column in schema.columns.items():
@@ -118,7 +129,7 @@ def clean_lines(
             flags[f"bad__{name}"] = present & ~ok.fill_null(False)
             problems.append(_Problem(f"bad__{name}", source, _raw_value(source), _text(reasons[name])))
             unparsed |= flags[f"bad__{name}"]
-    amounts_parsed = [c for c in parsed_columns if c.startswith(_AMOUNT_PREFIX)]
+    amounts_parsed = [c for c in stage.columns if c.startswith(_AMOUNT_PREFIX)]
     stage = stage.select(*renamed.columns, *amounts_parsed, **typed, **flags, _unparsed=unparsed)
 
     # 2. Which period each row belongs to; rows of other periods belong to other partitions,
@@ -246,52 +257,79 @@ def _mark_duplicates(stage: ibis.Table, key: list[str], flag: str, how: str) -> 
     return joined.drop(f"{flag}__sf", f"{flag}__rn")
 
 
-def _parse(text, dtype: str, money: bool):
-    """(parsed value, parsed-ok flag, reason when not ok) for a stripped text column."""
+class _Inline:
+    """Columns by name for the parsers: those built so far as expressions, others from the table."""
+
+    def __init__(self, table: ibis.Table):
+        self.table = table
+        self.expressions: dict = {}
+
+    def __getitem__(self, name: str):
+        return self.expressions[name] if name in self.expressions else self.table[name]
+
+
+def _parsers(name: str, source: str, dtype: str, money: bool) -> tuple[list[dict], str]:
+    """How to parse one column: per layer, column builders (functions of the stage table); the last
+    layer gives `parsed__<name>` (NULL when not ok) and `ok__<name>`; plus the reason when not ok.
+    Each builder refers to the columns of earlier layers, so that no engine evaluates a regular
+    expression or cast more than once per value (PostgreSQL has no common subexpressions)."""
+    text, parsed, ok = f"{_TEXT}{source}", f"{_PARSED}{name}", f"{_OK}{name}"
+    matches, number = f"match__{name}", f"number__{name}"
     if money:
-        ok = text.re_search(_AMOUNT)
-        unsigned = text.replace("+", "")  # the pattern allows a '+' only as the sign
-        cents = (ok.ifelse(unsigned, "0").cast(dt.Decimal(20, 2)) * 100).cast(dt.int64)
-        return cents, ok, "not an amount (at most 16 digits and two decimal places)"
+        amount = f"{_AMOUNT_PREFIX}{source}"
+        return [
+            {ok: lambda s: s[text].re_search(_AMOUNT)},
+            {amount: lambda s: s[ok].ifelse(s[text].replace("+", ""), "0").cast(dt.Decimal(18, 2))},  # '+' only as the sign
+            {parsed: lambda s: (s[amount].cast(dt.Decimal(20, 2)) * 100).cast(dt.int64)},
+        ], "not an amount (at most 16 digits and two decimal places)"
     if dtype.startswith("string") or dtype in ("str", "object"):
-        return text, ibis.literal(True), ""
-    if dtype.startswith("int"):
-        number = _number(text)
-        whole = number.notnull() & (number == number.floor()) & (number.abs() < 2.0**53)
-        return whole.ifelse(number, 0).cast(dt.int64), whole, "not a whole number"
-    if dtype.startswith("float"):
-        number = _number(text)
-        return number, number.notnull(), "not a number"
+        return [{parsed: lambda s: s[text], ok: lambda s: ibis.literal(True)}], ""
+    if dtype.startswith(("int", "float")):
+        # A regular expression decides what is a number before the cast: engines differ on what a
+        # failed cast does (NULL, an error).
+        steps = [
+            {matches: lambda s: s[text].re_search(_NUMBER)},
+            {number: lambda s: s[matches].ifelse(s[text], "0").cast(dt.float64)},
+        ]
+        if dtype.startswith("int"):
+            whole = lambda s: s[matches] & (s[number] == s[number].floor()) & (s[number].abs() < 2.0**53)  # noqa: E731
+            steps.append({ok: whole, parsed: lambda s: whole(s).ifelse(s[number], 0).cast(dt.int64)})
+            return steps, "not a whole number"
+        finite = lambda s: s[matches] & (s[number].abs() < float("inf"))  # noqa: E731
+        steps.append({ok: finite, parsed: lambda s: ibis.cases((finite(s), s[number]), else_=ibis.null(dt.float64))})
+        return steps, "not a number"
     if dtype.startswith("datetime"):
-        date = _date(text)
-        return date, date.notnull(), "not a date (expected YYYY-MM-DD)"
+        # Checked field by field: a failing cast to a date raises on some engines (PostgreSQL).
+        parts = {part: f"{part}__{name}" for part in ("year", "month", "day")}
+        defaults = {"year": 2000, "month": 1, "day": 1}
+        valid = f"valid__{name}"
+
+        def part(position: int, key: str):
+            return lambda s: ibis.cases((s[matches], s[text].re_extract(_DATE, position).cast(dt.int32)), else_=defaults[key])
+
+        def validity(s):
+            year, month, day = (s[parts[k]] for k in ("year", "month", "day"))
+            leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
+            last = ibis.cases((month == 2, leap.ifelse(29, 28)), (month.isin([4, 6, 9, 11]), 30), else_=31)
+            return s[matches] & (year >= 1) & (month >= 1) & (month <= 12) & (day >= 1) & (day <= last)
+
+        def date(s):
+            year, month, day = (s[valid].ifelse(s[parts[k]], defaults[k]) for k in ("year", "month", "day"))
+            return ibis.cases((s[valid], ibis.date(year, month, day)), else_=ibis.null(dt.date))
+
+        return [
+            {matches: lambda s: s[text].re_search(_DATE)},
+            {parts[k]: part(i + 1, k) for i, k in enumerate(("year", "month", "day"))},
+            {valid: validity},
+            {parsed: date, ok: lambda s: s[valid]},
+        ], "not a date (expected YYYY-MM-DD)"
     if dtype == "bool":
-        lowered = text.lower()
-        value = ibis.cases((lowered.isin(_TRUE), True), (lowered.isin(_FALSE), False), else_=ibis.null(dt.boolean))
-        return value, value.notnull(), "not true or false"
+        def value(s):
+            lowered = s[text].lower()
+            return ibis.cases((lowered.isin(_TRUE), True), (lowered.isin(_FALSE), False), else_=ibis.null(dt.boolean))
+
+        return [{parsed: value}, {ok: lambda s: s[parsed].notnull()}], "not true or false"
     raise TypeError(f"no parser for column type {dtype}")
-
-
-def _number(text):
-    """A finite number where the text is a decimal or scientific literal, else NULL. Validated by a
-    regular expression before the cast, because engines differ on what a failed cast does."""
-    ok = text.re_search(_NUMBER)
-    number = ok.ifelse(text, "0").cast(dt.float64)
-    finite = ok & (number.abs() < float("inf"))
-    return ibis.cases((finite, number), else_=ibis.null(dt.float64))
-
-
-def _date(text):
-    """The date of YYYY-MM-DD text (one-digit month and day accepted), NULL when it is not a real
-    day: checked field by field, since a failing cast raises on some engines (PostgreSQL)."""
-    shaped = text.re_search(_DATE)
-    parts = shaped.ifelse(text, "2000-1-1").split("-")  # cheaper than three regular expressions
-    year, month, day = (parts[i].cast(dt.int32) for i in range(3))
-    leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
-    last = ibis.cases((month == 2, leap.ifelse(29, 28)), (month.isin([4, 6, 9, 11]), 30), else_=31)
-    valid = shaped & (year >= 1) & (month >= 1) & (month <= 12) & (day >= 1) & (day <= last)
-    safe = ibis.date(valid.ifelse(year, 2000), valid.ifelse(month, 1), valid.ifelse(day, 1))
-    return ibis.cases((valid, safe), else_=ibis.null(dt.date))
 
 
 def _column_check(table: ibis.Table, name: str, check: pa.Check):

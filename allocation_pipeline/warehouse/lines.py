@@ -45,6 +45,11 @@ class LineEngine:
         """How `clean_lines` should find repeated keys here (see there): PostgreSQL plans the join badly."""
         return "window" if self.kind == "postgres" else "join"
 
+    @property
+    def store_parsed(self) -> bool:
+        """Whether `clean_lines` should store parsed values before checking them (see there)."""
+        return self.kind == "postgres"
+
     def close(self) -> None:
         for table in list(self._cached):
             self.release(table)
