@@ -10,6 +10,7 @@ typed table, so the contract is written once.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import ibis
@@ -27,7 +28,7 @@ LINE_EXTRACTS = ("gl_lines", "ap_invoices", "timesheets")
 ENTITY_CURRENCY = "entity currency"
 
 _AMOUNT = rf"^[+-]?[0-9]{{1,{MAX_INTEGER_DIGITS}}}(\.[0-9]{{1,2}})?$"
-_DATE = r"^([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})$"
+_DATE = r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}$"
 _NUMBER = r"^[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?$"
 _TRUE = ("true", "t", "yes", "y", "1")
 _FALSE = ("false", "f", "no", "n", "0")
@@ -103,7 +104,7 @@ def clean_lines(
         for index, builders in enumerate(layers):
             if builders:
                 stage = stage.mutate(**{column: build(stage) for column, build in builders.items()})
-            if index in (1, 3):
+            if builders and index != 2:
                 stage = materialize(stage)
     else:
         # One projection: an engine with common subexpression elimination (DuckDB) computes each
@@ -207,10 +208,13 @@ def clean_lines(
     checked = materialize(stage) if materialize is not None else stage
 
     kept = checked.filter(~checked["_bad"]).select(*keep_columns)
+    bad_rows = checked.filter(checked["_bad"])
+    if materialize is not None:
+        # The bad rows are few: the quarantine below reads them once per kind of problem.
+        bad_rows = materialize(bad_rows)
     stored = checked.filter(~checked["_bad"]).select(
         *[c for c in keep_columns if c not in money_columns], **{a.removeprefix(_AMOUNT_PREFIX): checked[a] for a in amounts}
     )
-    bad_rows = checked.filter(checked["_bad"])
     pieces = [
         bad_rows.filter(bad_rows[p.flag]).select(
             extract=ibis.literal(spec.name, dt.string),
@@ -304,8 +308,15 @@ def _parsers(name: str, source: str, dtype: str, money: bool) -> tuple[list[dict
         defaults = {"year": 2000, "month": 1, "day": 1}
         valid = f"valid__{name}"
 
-        def part(position: int, key: str):
-            return lambda s: ibis.cases((s[matches], s[text].re_extract(_DATE, position).cast(dt.int32)), else_=defaults[key])
+        def part(key: str):
+            # Plain string functions on text the pattern has shaped (cheaper than regex captures).
+            def build(s):
+                rest = s[text].substr(5)  # after "YYYY-"
+                dash = rest.find("-")
+                value = {"year": s[text].substr(0, 4), "month": rest.substr(0, dash), "day": rest.substr(dash + 1)}[key]
+                return ibis.cases((s[matches], value.cast(dt.int32)), else_=defaults[key])
+
+            return build
 
         def validity(s):
             year, month, day = (s[parts[k]] for k in ("year", "month", "day"))
@@ -319,7 +330,7 @@ def _parsers(name: str, source: str, dtype: str, money: bool) -> tuple[list[dict
 
         return [
             {matches: lambda s: s[text].re_search(_DATE)},
-            {parts[k]: part(i + 1, k) for i, k in enumerate(("year", "month", "day"))},
+            {parts[k]: part(k) for k in ("year", "month", "day")},
             {valid: validity},
             {parsed: date, ok: lambda s: s[valid]},
         ], "not a date (expected YYYY-MM-DD)"
@@ -420,9 +431,10 @@ def clean_lines_locally(raw, spec: ExtractSpec, references=None, period: str | N
     arrow = arrow.append_column("source_file", pa_arrow.array(frame["source_file"].astype(str).tolist(), pa_arrow.string()))
     arrow = arrow.append_column("row_number", pa_arrow.array(frame["row_number"].astype("int64").to_numpy(), pa_arrow.int64()))
     backend = ibis.duckdb.connect()
+    names = itertools.count()
     try:
         cleaned = clean_lines(
-            ibis.memtable(arrow), spec, references, period, materialize=lambda e: backend.create_table("checked", e, temp=True), duplicates="join"
+            ibis.memtable(arrow), spec, references, period, materialize=lambda e: backend.create_table(f"checked_{next(names)}", e, temp=True), duplicates="join"
         )
         kept = backend.to_pyarrow(cleaned.kept.order_by(["source_file", "row_number"])).to_pandas()
         quarantine = backend.to_pyarrow(cleaned.quarantine).to_pandas()
