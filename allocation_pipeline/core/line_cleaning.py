@@ -204,11 +204,18 @@ def clean_lines(
     stage = stage.filter(stage["in_scope"]).mutate(_bad=bad)
     keep_columns = list(schema.columns) + (["period"] if spec.partitioned else []) + ["source_file", "row_number"]
     amounts = [c for c in stage.columns if c.startswith(_AMOUNT_PREFIX)]
-    stage = stage.select(*keep_columns, *amounts, *(c for c in stage.columns if c.startswith(_RAW)), "_bad", *flags_all, *_extra_columns(checks))
+    # The raw text is not kept for every row, only looked up again for the bad ones (it is what
+    # the quarantine shows), which keeps the checked table about half as wide.
+    stage = stage.select(*keep_columns, *amounts, "_bad", *flags_all, *_extra_columns(checks))
     checked = materialize(stage) if materialize is not None else stage
 
     kept = checked.filter(~checked["_bad"]).select(*keep_columns)
+    raw_text = renamed.select(
+        _raw_file=renamed["source_file"], _raw_row=renamed["row_number"], **{c: renamed[c] for c in renamed.columns if c.startswith(_RAW)}
+    )
     bad_rows = checked.filter(checked["_bad"])
+    bad_rows = bad_rows.join(raw_text, [bad_rows["source_file"] == raw_text["_raw_file"], bad_rows["row_number"] == raw_text["_raw_row"]])
+    bad_rows = bad_rows.drop("_raw_file", "_raw_row")
     if materialize is not None:
         # The bad rows are few: the quarantine below reads them once per kind of problem.
         bad_rows = materialize(bad_rows)
@@ -247,9 +254,15 @@ def _mark_duplicates(stage: ibis.Table, key: list[str], flag: str, how: str) -> 
         return stage.mutate(**{f"{flag}__row": later.ifelse(stage[f"{flag}__row"], ibis.null(dt.int64))}).drop(f"{flag}__position")
     if how != "join":
         raise ValueError(f"duplicates must be 'window' or 'join', got {how!r}")
-    rows = stage.filter(stage["_candidate"])
-    repeated = rows.group_by(key).aggregate(_count=rows.count()).filter(lambda t: t["_count"] > 1).drop("_count")
-    ranked = rows.semi_join(repeated, key).select(*key, "source_file", "row_number")
+    rows = stage.filter(stage["_candidate"]).select(*key, "source_file", "row_number")
+    # Grouping a month by a 64-bit hash of the key needs far less memory than by the key itself;
+    # the ranking below partitions by the key, so a hash collision is never taken for a duplicate.
+    joined_key = _as_text(rows[key[0]])
+    for column in key[1:]:
+        joined_key = joined_key + ibis.literal("\x1f") + _as_text(rows[column])
+    rows = rows.mutate(_key_hash=joined_key.hash())
+    repeated = rows.group_by("_key_hash").aggregate(_count=rows.count()).filter(lambda t: t["_count"] > 1).select("_key_hash")
+    ranked = rows.semi_join(repeated, "_key_hash").select(*key, "source_file", "row_number")
     window = ibis.window(group_by=[ranked[k] for k in key], order_by=[ranked["source_file"], ranked["row_number"]])
     later = ranked.mutate(
         _position=ibis.row_number().over(window), _first_file=ranked["source_file"].first().over(window), _first_row=ranked["row_number"].first().over(window)

@@ -66,6 +66,11 @@ class LineEngine:
             cached = self.backend.table(name)
         else:
             cached = self.backend.create_table(name, expr, temp=True)
+            if self.kind == "postgres":
+                # Temporary tables get no statistics by themselves; without them the planner may
+                # take a table of a million rows for a small one (and nest a loop over it).
+                with self.backend.con.cursor() as cursor:
+                    cursor.execute(f'ANALYZE "{name}"')
         self._cached.append(cached)
         return cached
 
