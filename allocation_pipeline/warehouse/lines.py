@@ -45,6 +45,11 @@ class LineEngine:
         """How `clean_lines` should find repeated keys here (see there): PostgreSQL plans the join badly."""
         return "window" if self.kind == "postgres" else "join"
 
+    @property
+    def store_parsed(self) -> bool:
+        """Whether `clean_lines` should store parsed values before checking them (see there)."""
+        return self.kind == "postgres"
+
     def close(self) -> None:
         for table in list(self._cached):
             self.release(table)
@@ -61,6 +66,11 @@ class LineEngine:
             cached = self.backend.table(name)
         else:
             cached = self.backend.create_table(name, expr, temp=True)
+            if self.kind == "postgres":
+                # Temporary tables get no statistics by themselves; without them the planner may
+                # take a table of a million rows for a small one (and nest a loop over it).
+                with self.backend.con.cursor() as cursor:
+                    cursor.execute(f'ANALYZE "{name}"')
         self._cached.append(cached)
         return cached
 

@@ -10,6 +10,7 @@ typed table, so the contract is written once.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import ibis
@@ -67,6 +68,7 @@ def clean_lines(
     period: str | None = None,
     materialize=None,
     duplicates: str = "window",
+    store_parsed: bool = False,
 ) -> CleanedLines:
     """Parse, check and split raw rows (see `core.ingestion.extracts.RawTable`: text columns plus the row key
     `source_file`, `row_number`). `references` maps a spec reference name ("entity", "account",
@@ -76,7 +78,9 @@ def clean_lines(
     parsing the files again; without it the expressions stay lazy. `duplicates` is how repeated
     keys are found, with the same outcome: "window" (one window over every row) or "join" (a
     GROUP BY finds the repeated keys, only their rows are ranked and joined back: faster on DuckDB
-    and Spark, but PostgreSQL plans the join as a nested loop)."""
+    and Spark, but PostgreSQL plans the join as a nested loop). `store_parsed` materializes the
+    parsed values before the checks (PostgreSQL flattens subqueries and would parse a value again
+    wherever a check refers to it)."""
     schema = spec.model.to_schema()
     references = references or {}
     problems: list[_Problem] = []
@@ -89,19 +93,27 @@ def clean_lines(
     # (layer 2). Written as one expression, every flag would repeat the parsing.
     texts = {f"{_TEXT}{c}": renamed[f"{_RAW}{c}"].strip() for c in set(file_columns.values())}
     stage = renamed.mutate(**texts)
-    parsed_columns, reasons = {}, {}
+    layers: list[dict] = [{}, {}, {}, {}]
+    reasons = {}
     for name, column in schema.columns.items():
-        source = file_columns[name]
-        text = stage[f"{_TEXT}{source}"]
         money = bool((column.metadata or {}).get("money"))
-        parsed, ok, reason = _parse(text, str(column.dtype), money)
-        parsed_columns[f"{_PARSED}{name}"] = parsed
-        parsed_columns[f"{_OK}{name}"] = ok
-        reasons[name] = reason
-        if money:
-            # The amount as the line tables store it, exact from the validated text.
-            parsed_columns[f"{_AMOUNT_PREFIX}{source}"] = ok.ifelse(text.replace("+", ""), "0").cast(dt.Decimal(18, 2))
-    stage = stage.mutate(**parsed_columns)
+        steps, reasons[name] = _parsers(name, file_columns[name], str(column.dtype), money)
+        for layer, builders in zip(layers, steps):
+            layer.update(builders)
+    if store_parsed and materialize is not None:
+        for index, builders in enumerate(layers):
+            if builders:
+                stage = stage.mutate(**{column: build(stage) for column, build in builders.items()})
+            if builders and index != 2:
+                stage = materialize(stage)
+    else:
+        # One projection: an engine with common subexpression elimination (DuckDB) computes each
+        # part once, and more projections would only cost it.
+        columns = _Inline(stage)
+        for builders in layers:
+            for column, build in builders.items():
+                columns.expressions[column] = build(columns)
+        stage = stage.mutate(**{c: e for c, e in columns.expressions.items() if c.startswith((_PARSED, _OK, _AMOUNT_PREFIX))})
     typed, flags = {}, {}
     unparsed = ibis.literal(False)
     for name, column in schema.columns.items():
@@ -118,7 +130,7 @@ def clean_lines(
             flags[f"bad__{name}"] = present & ~ok.fill_null(False)
             problems.append(_Problem(f"bad__{name}", source, _raw_value(source), _text(reasons[name])))
             unparsed |= flags[f"bad__{name}"]
-    amounts_parsed = [c for c in parsed_columns if c.startswith(_AMOUNT_PREFIX)]
+    amounts_parsed = [c for c in stage.columns if c.startswith(_AMOUNT_PREFIX)]
     stage = stage.select(*renamed.columns, *amounts_parsed, **typed, **flags, _unparsed=unparsed)
 
     # 2. Which period each row belongs to; rows of other periods belong to other partitions,
@@ -192,14 +204,24 @@ def clean_lines(
     stage = stage.filter(stage["in_scope"]).mutate(_bad=bad)
     keep_columns = list(schema.columns) + (["period"] if spec.partitioned else []) + ["source_file", "row_number"]
     amounts = [c for c in stage.columns if c.startswith(_AMOUNT_PREFIX)]
-    stage = stage.select(*keep_columns, *amounts, *(c for c in stage.columns if c.startswith(_RAW)), "_bad", *flags_all, *_extra_columns(checks))
+    # The raw text is not kept for every row, only looked up again for the bad ones (it is what
+    # the quarantine shows), which keeps the checked table about half as wide.
+    stage = stage.select(*keep_columns, *amounts, "_bad", *flags_all, *_extra_columns(checks))
     checked = materialize(stage) if materialize is not None else stage
 
     kept = checked.filter(~checked["_bad"]).select(*keep_columns)
+    raw_text = renamed.select(
+        _raw_file=renamed["source_file"], _raw_row=renamed["row_number"], **{c: renamed[c] for c in renamed.columns if c.startswith(_RAW)}
+    )
+    bad_rows = checked.filter(checked["_bad"])
+    bad_rows = bad_rows.join(raw_text, [bad_rows["source_file"] == raw_text["_raw_file"], bad_rows["row_number"] == raw_text["_raw_row"]])
+    bad_rows = bad_rows.drop("_raw_file", "_raw_row")
+    if materialize is not None:
+        # The bad rows are few: the quarantine below reads them once per kind of problem.
+        bad_rows = materialize(bad_rows)
     stored = checked.filter(~checked["_bad"]).select(
         *[c for c in keep_columns if c not in money_columns], **{a.removeprefix(_AMOUNT_PREFIX): checked[a] for a in amounts}
     )
-    bad_rows = checked.filter(checked["_bad"])
     pieces = [
         bad_rows.filter(bad_rows[p.flag]).select(
             extract=ibis.literal(spec.name, dt.string),
@@ -232,9 +254,15 @@ def _mark_duplicates(stage: ibis.Table, key: list[str], flag: str, how: str) -> 
         return stage.mutate(**{f"{flag}__row": later.ifelse(stage[f"{flag}__row"], ibis.null(dt.int64))}).drop(f"{flag}__position")
     if how != "join":
         raise ValueError(f"duplicates must be 'window' or 'join', got {how!r}")
-    rows = stage.filter(stage["_candidate"])
-    repeated = rows.group_by(key).aggregate(_count=rows.count()).filter(lambda t: t["_count"] > 1).drop("_count")
-    ranked = rows.semi_join(repeated, key).select(*key, "source_file", "row_number")
+    rows = stage.filter(stage["_candidate"]).select(*key, "source_file", "row_number")
+    # Grouping a month by a 64-bit hash of the key needs far less memory than by the key itself;
+    # the ranking below partitions by the key, so a hash collision is never taken for a duplicate.
+    joined_key = _as_text(rows[key[0]])
+    for column in key[1:]:
+        joined_key = joined_key + ibis.literal("\x1f") + _as_text(rows[column])
+    rows = rows.mutate(_key_hash=joined_key.hash())
+    repeated = rows.group_by("_key_hash").aggregate(_count=rows.count()).filter(lambda t: t["_count"] > 1).select("_key_hash")
+    ranked = rows.semi_join(repeated, "_key_hash").select(*key, "source_file", "row_number")
     window = ibis.window(group_by=[ranked[k] for k in key], order_by=[ranked["source_file"], ranked["row_number"]])
     later = ranked.mutate(
         _position=ibis.row_number().over(window), _first_file=ranked["source_file"].first().over(window), _first_row=ranked["row_number"].first().over(window)
@@ -246,52 +274,86 @@ def _mark_duplicates(stage: ibis.Table, key: list[str], flag: str, how: str) -> 
     return joined.drop(f"{flag}__sf", f"{flag}__rn")
 
 
-def _parse(text, dtype: str, money: bool):
-    """(parsed value, parsed-ok flag, reason when not ok) for a stripped text column."""
+class _Inline:
+    """Columns by name for the parsers: those built so far as expressions, others from the table."""
+
+    def __init__(self, table: ibis.Table):
+        self.table = table
+        self.expressions: dict = {}
+
+    def __getitem__(self, name: str):
+        return self.expressions[name] if name in self.expressions else self.table[name]
+
+
+def _parsers(name: str, source: str, dtype: str, money: bool) -> tuple[list[dict], str]:
+    """How to parse one column: per layer, column builders (functions of the stage table); the last
+    layer gives `parsed__<name>` (NULL when not ok) and `ok__<name>`; plus the reason when not ok.
+    Each builder refers to the columns of earlier layers, so that no engine evaluates a regular
+    expression or cast more than once per value (PostgreSQL has no common subexpressions)."""
+    text, parsed, ok = f"{_TEXT}{source}", f"{_PARSED}{name}", f"{_OK}{name}"
+    matches, number = f"match__{name}", f"number__{name}"
     if money:
-        ok = text.re_search(_AMOUNT)
-        unsigned = text.replace("+", "")  # the pattern allows a '+' only as the sign
-        cents = (ok.ifelse(unsigned, "0").cast(dt.Decimal(20, 2)) * 100).cast(dt.int64)
-        return cents, ok, "not an amount (at most 16 digits and two decimal places)"
+        amount = f"{_AMOUNT_PREFIX}{source}"
+        return [
+            {ok: lambda s: s[text].re_search(_AMOUNT)},
+            {amount: lambda s: s[ok].ifelse(s[text].replace("+", ""), "0").cast(dt.Decimal(18, 2))},  # '+' only as the sign
+            {parsed: lambda s: (s[amount].cast(dt.Decimal(20, 2)) * 100).cast(dt.int64)},
+        ], "not an amount (at most 16 digits and two decimal places)"
     if dtype.startswith("string") or dtype in ("str", "object"):
-        return text, ibis.literal(True), ""
-    if dtype.startswith("int"):
-        number = _number(text)
-        whole = number.notnull() & (number == number.floor()) & (number.abs() < 2.0**53)
-        return whole.ifelse(number, 0).cast(dt.int64), whole, "not a whole number"
-    if dtype.startswith("float"):
-        number = _number(text)
-        return number, number.notnull(), "not a number"
+        return [{parsed: lambda s: s[text], ok: lambda s: ibis.literal(True)}], ""
+    if dtype.startswith(("int", "float")):
+        # A regular expression decides what is a number before the cast: engines differ on what a
+        # failed cast does (NULL, an error).
+        steps = [
+            {matches: lambda s: s[text].re_search(_NUMBER)},
+            {number: lambda s: s[matches].ifelse(s[text], "0").cast(dt.float64)},
+        ]
+        if dtype.startswith("int"):
+            whole = lambda s: s[matches] & (s[number] == s[number].floor()) & (s[number].abs() < 2.0**53)  # noqa: E731
+            steps.append({ok: whole, parsed: lambda s: whole(s).ifelse(s[number], 0).cast(dt.int64)})
+            return steps, "not a whole number"
+        finite = lambda s: s[matches] & (s[number].abs() < float("inf"))  # noqa: E731
+        steps.append({ok: finite, parsed: lambda s: ibis.cases((finite(s), s[number]), else_=ibis.null(dt.float64))})
+        return steps, "not a number"
     if dtype.startswith("datetime"):
-        date = _date(text)
-        return date, date.notnull(), "not a date (expected YYYY-MM-DD)"
+        # Checked field by field: a failing cast to a date raises on some engines (PostgreSQL).
+        parts = {part: f"{part}__{name}" for part in ("year", "month", "day")}
+        defaults = {"year": 2000, "month": 1, "day": 1}
+        valid = f"valid__{name}"
+
+        def part(key: str):
+            # Plain string functions on text the pattern has shaped (cheaper than regex captures).
+            def build(s):
+                rest = s[text].substr(5)  # after "YYYY-"
+                dash = rest.find("-")
+                value = {"year": s[text].substr(0, 4), "month": rest.substr(0, dash), "day": rest.substr(dash + 1)}[key]
+                return ibis.cases((s[matches], value.cast(dt.int32)), else_=defaults[key])
+
+            return build
+
+        def validity(s):
+            year, month, day = (s[parts[k]] for k in ("year", "month", "day"))
+            leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
+            last = ibis.cases((month == 2, leap.ifelse(29, 28)), (month.isin([4, 6, 9, 11]), 30), else_=31)
+            return s[matches] & (year >= 1) & (month >= 1) & (month <= 12) & (day >= 1) & (day <= last)
+
+        def date(s):
+            year, month, day = (s[valid].ifelse(s[parts[k]], defaults[k]) for k in ("year", "month", "day"))
+            return ibis.cases((s[valid], ibis.date(year, month, day)), else_=ibis.null(dt.date))
+
+        return [
+            {matches: lambda s: s[text].re_search(_DATE)},
+            {parts[k]: part(k) for k in ("year", "month", "day")},
+            {valid: validity},
+            {parsed: date, ok: lambda s: s[valid]},
+        ], "not a date (expected YYYY-MM-DD)"
     if dtype == "bool":
-        lowered = text.lower()
-        value = ibis.cases((lowered.isin(_TRUE), True), (lowered.isin(_FALSE), False), else_=ibis.null(dt.boolean))
-        return value, value.notnull(), "not true or false"
+        def value(s):
+            lowered = s[text].lower()
+            return ibis.cases((lowered.isin(_TRUE), True), (lowered.isin(_FALSE), False), else_=ibis.null(dt.boolean))
+
+        return [{parsed: value}, {ok: lambda s: s[parsed].notnull()}], "not true or false"
     raise TypeError(f"no parser for column type {dtype}")
-
-
-def _number(text):
-    """A finite number where the text is a decimal or scientific literal, else NULL. Validated by a
-    regular expression before the cast, because engines differ on what a failed cast does."""
-    ok = text.re_search(_NUMBER)
-    number = ok.ifelse(text, "0").cast(dt.float64)
-    finite = ok & (number.abs() < float("inf"))
-    return ibis.cases((finite, number), else_=ibis.null(dt.float64))
-
-
-def _date(text):
-    """The date of YYYY-MM-DD text (one-digit month and day accepted), NULL when it is not a real
-    day: checked field by field, since a failing cast raises on some engines (PostgreSQL)."""
-    shaped = text.re_search(_DATE)
-    parts = shaped.ifelse(text, "2000-1-1").split("-")  # cheaper than three regular expressions
-    year, month, day = (parts[i].cast(dt.int32) for i in range(3))
-    leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
-    last = ibis.cases((month == 2, leap.ifelse(29, 28)), (month.isin([4, 6, 9, 11]), 30), else_=31)
-    valid = shaped & (year >= 1) & (month >= 1) & (month <= 12) & (day >= 1) & (day <= last)
-    safe = ibis.date(valid.ifelse(year, 2000), valid.ifelse(month, 1), valid.ifelse(day, 1))
-    return ibis.cases((valid, safe), else_=ibis.null(dt.date))
 
 
 def _column_check(table: ibis.Table, name: str, check: pa.Check):
@@ -382,9 +444,10 @@ def clean_lines_locally(raw, spec: ExtractSpec, references=None, period: str | N
     arrow = arrow.append_column("source_file", pa_arrow.array(frame["source_file"].astype(str).tolist(), pa_arrow.string()))
     arrow = arrow.append_column("row_number", pa_arrow.array(frame["row_number"].astype("int64").to_numpy(), pa_arrow.int64()))
     backend = ibis.duckdb.connect()
+    names = itertools.count()
     try:
         cleaned = clean_lines(
-            ibis.memtable(arrow), spec, references, period, materialize=lambda e: backend.create_table("checked", e, temp=True), duplicates="join"
+            ibis.memtable(arrow), spec, references, period, materialize=lambda e: backend.create_table(f"checked_{next(names)}", e, temp=True), duplicates="join"
         )
         kept = backend.to_pyarrow(cleaned.kept.order_by(["source_file", "row_number"])).to_pandas()
         quarantine = backend.to_pyarrow(cleaned.quarantine).to_pandas()
