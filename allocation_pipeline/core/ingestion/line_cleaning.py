@@ -100,20 +100,15 @@ def clean_lines(
         steps, reasons[name] = _parsers(name, file_columns[name], str(column.dtype), money)
         for layer, builders in zip(layers, steps):
             layer.update(builders)
-    if store_parsed and materialize is not None:
-        for index, builders in enumerate(layers):
-            if builders:
-                stage = stage.mutate(**{column: build(stage) for column, build in builders.items()})
-            if builders and index != 2:
-                stage = materialize(stage)
-    else:
-        # One projection: an engine with common subexpression elimination (DuckDB) computes each
-        # part once, and more projections would only cost it.
-        columns = _Inline(stage)
-        for builders in layers:
-            for column, build in builders.items():
-                columns.expressions[column] = build(columns)
-        stage = stage.mutate(**{c: e for c, e in columns.expressions.items() if c.startswith((_PARSED, _OK, _AMOUNT_PREFIX))})
+    # One projection per layer: each value is parsed once and the flags refer to it. Inlined
+    # into one projection, the date parts alone repeat the date's regular expression some fifty
+    # times, and DuckDB's common subexpression elimination does not reach into CASE branches
+    # (measured at 1M GL lines: 15.9 s inlined, 9.8 s layered).
+    for index, builders in enumerate(layers):
+        if builders:
+            stage = stage.mutate(**{column: build(stage) for column, build in builders.items()})
+        if builders and index != 2 and store_parsed and materialize is not None:
+            stage = materialize(stage)
     typed, flags = {}, {}
     unparsed = ibis.literal(False)
     for name, column in schema.columns.items():
@@ -272,17 +267,6 @@ def _mark_duplicates(stage: ibis.Table, key: list[str], flag: str, how: str) -> 
     )
     joined = stage.left_join(later, [stage["source_file"] == later[f"{flag}__sf"], stage["row_number"] == later[f"{flag}__rn"]])
     return joined.drop(f"{flag}__sf", f"{flag}__rn")
-
-
-class _Inline:
-    """Columns by name for the parsers: those built so far as expressions, others from the table."""
-
-    def __init__(self, table: ibis.Table):
-        self.table = table
-        self.expressions: dict = {}
-
-    def __getitem__(self, name: str):
-        return self.expressions[name] if name in self.expressions else self.table[name]
 
 
 def _parsers(name: str, source: str, dtype: str, money: bool) -> tuple[list[dict], str]:
