@@ -64,7 +64,7 @@ def _engine_result(url: str, directory: Path, extract: str, period: str = "2026-
     lines = open_line_engine(url)
     try:
         raw = read_extract_table(lines.backend, directory, extract, required, optional, period=period)
-        cleaned = clean_lines(raw.table, spec, references, period, materialize=lines.materialize, duplicates=lines.duplicates, store_parsed=lines.store_parsed)
+        cleaned = clean_lines(raw.table, spec, references, period, materialize=lines.materialize, duplicates=lines.duplicates, store_parsed=lines.store_parsed, guard_strip=lines.guard_strip)
         kept = kept_frame(lines.execute(cleaned.kept), spec).sort_values(["source_file", "row_number"], ignore_index=True)
         quarantine = quarantine_frame(lines.execute(cleaned.quarantine), raw.unreadable, extract)
         sums = None

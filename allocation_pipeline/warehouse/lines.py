@@ -53,6 +53,12 @@ class LineEngine:
         """Whether `clean_lines` should store parsed values before checking them (see there)."""
         return self.kind == "postgres"
 
+    @property
+    def guard_strip(self) -> bool:
+        """Whether `clean_lines` should trim only values with whitespace at an end (see there):
+        measured on DuckDB; Spark inlines the test into every use of the value."""
+        return self.kind == "duckdb"
+
     def close(self) -> None:
         for table in list(self._cached):
             self.release(table)

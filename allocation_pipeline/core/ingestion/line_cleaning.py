@@ -11,6 +11,7 @@ typed table, so the contract is written once.
 from __future__ import annotations
 
 import itertools
+import string
 from dataclasses import dataclass
 
 import ibis
@@ -32,6 +33,7 @@ _DATE = r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}$"
 _NUMBER = r"^[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?$"
 _TRUE = ("true", "t", "yes", "y", "1")
 _FALSE = ("false", "f", "no", "n", "0")
+_WHITESPACE = tuple(ord(c) for c in string.whitespace)  # what Ibis's strip() removes
 _RAW = "raw__"  # prefix of the raw text columns kept next to the typed ones
 _AMOUNT_PREFIX = "amount__"  # prefix of money as exact decimals (file column name after it)
 _TEXT, _PARSED, _OK = "text__", "parsed__", "ok__"  # stripped text, parsed value, parsed-ok flag
@@ -69,6 +71,7 @@ def clean_lines(
     materialize=None,
     duplicates: str = "window",
     store_parsed: bool = False,
+    guard_strip: bool = False,
 ) -> CleanedLines:
     """Parse, check and split raw rows (see `core.ingestion.extracts.RawTable`: text columns plus the row key
     `source_file`, `row_number`). `references` maps a spec reference name ("entity", "account",
@@ -80,7 +83,8 @@ def clean_lines(
     GROUP BY finds the repeated keys, only their rows are ranked and joined back: faster on DuckDB
     and Spark, but PostgreSQL plans the join as a nested loop). `store_parsed` materializes the
     parsed values before the checks (PostgreSQL flattens subqueries and would parse a value again
-    wherever a check refers to it)."""
+    wherever a check refers to it). `guard_strip` trims only values that start or end with
+    whitespace, with the same outcome (see `_strip`; measured on DuckDB, where it pays)."""
     schema = spec.model.to_schema()
     references = references or {}
     problems: list[_Problem] = []
@@ -91,7 +95,8 @@ def clean_lines(
     renamed = raw.rename({f"{_RAW}{c}": c for c in set(file_columns.values())})
     # Each value is parsed once into its own column (layer 1); the flags refer to those columns
     # (layer 2). Written as one expression, every flag would repeat the parsing.
-    texts = {f"{_TEXT}{c}": renamed[f"{_RAW}{c}"].strip() for c in set(file_columns.values())}
+    strip = _strip if guard_strip else (lambda value: value.strip())
+    texts = {f"{_TEXT}{c}": strip(renamed[f"{_RAW}{c}"]) for c in set(file_columns.values())}
     stage = renamed.mutate(**texts)
     layers: list[dict] = [{}, {}, {}, {}]
     reasons = {}
@@ -340,6 +345,14 @@ def _parsers(name: str, source: str, dtype: str, money: bool) -> tuple[list[dict
     raise TypeError(f"no parser for column type {dtype}")
 
 
+def _strip(value):
+    """`value.strip()`, evaluated only where the first or last character is whitespace: a TRIM of
+    every value was most of the cleaning's time on DuckDB (1M GL lines, 12 text columns: 7.1 s
+    trimming everything, 2.2 s with this test, 0.3 s reading them)."""
+    edge = value.ascii_str().isin(_WHITESPACE) | value.right(1).ascii_str().isin(_WHITESPACE)
+    return edge.ifelse(value.strip(), value)
+
+
 def _column_check(table: ibis.Table, name: str, check: pa.Check):
     """A column check of the model as a boolean expression, through pandera's Ibis implementation."""
     from pandera.api.ibis.types import IbisData
@@ -431,7 +444,7 @@ def clean_lines_locally(raw, spec: ExtractSpec, references=None, period: str | N
     names = itertools.count()
     try:
         cleaned = clean_lines(
-            ibis.memtable(arrow), spec, references, period, materialize=lambda e: backend.create_table(f"checked_{next(names)}", e, temp=True), duplicates="join"
+            ibis.memtable(arrow), spec, references, period, materialize=lambda e: backend.create_table(f"checked_{next(names)}", e, temp=True), duplicates="join", guard_strip=True
         )
         kept = backend.to_pyarrow(cleaned.kept.order_by(["source_file", "row_number"])).to_pandas()
         quarantine = backend.to_pyarrow(cleaned.quarantine).to_pandas()
