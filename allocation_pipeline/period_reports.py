@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from allocation_pipeline import settings
 from allocation_pipeline.core.report.html import render_report
 from allocation_pipeline.core.report.model import summary_figures
+from allocation_pipeline.warehouse.lines import LineEngine, ledger_lines
 from allocation_pipeline.warehouse.report_store import read_report_data, report_entities
 
 # Moves the reports elsewhere than `<data dir>/reports` (the test suite points it under tmp).
@@ -42,12 +43,15 @@ class ReportFile:
     runs: list[dict] = field(default_factory=list)
 
 
-def write_period_reports(engine: sa.Engine, period: str, entities: list[str] | None = None, out_dir: Path | None = None) -> list[ReportFile]:
-    """Write the report of `period` for each entity (all entities in dim_entities by default)."""
+def write_period_reports(
+    engine: sa.Engine, period: str, entities: list[str] | None = None, out_dir: Path | None = None, lines: LineEngine | None = None
+) -> list[ReportFile]:
+    """Write the report of `period` for each entity (all entities in dim_entities by default); GL
+    lines are read from `lines` (default: the engine behind the ledger, see `ledger_lines`)."""
     folder = Path(out_dir) if out_dir is not None else reports_dir() / period
     folder.mkdir(parents=True, exist_ok=True)
     written = []
-    with engine.connect() as conn:
+    with engine.connect() as conn, ledger_lines(conn, lines) as line_engine:
         known = list(report_entities(conn, period)["entity"])
         wanted = known if entities is None else entities
         unknown = [e for e in wanted if e not in known]
@@ -55,7 +59,7 @@ def write_period_reports(engine: sa.Engine, period: str, entities: list[str] | N
             raise LookupError(f"unknown entity {', '.join(unknown)} (entities in the warehouse: {', '.join(known) or 'none'})")
         for entity in wanted:
             started = time.perf_counter()
-            data = read_report_data(conn, period, entity)
+            data = read_report_data(conn, period, entity, lines=line_engine)
             read = time.perf_counter() - started
             html = render_report(data)
             path = folder / f"{entity}.html"

@@ -64,7 +64,7 @@ def _engine_result(url: str, directory: Path, extract: str, period: str = "2026-
     lines = open_line_engine(url)
     try:
         raw = read_extract_table(lines.backend, directory, extract, required, optional, period=period)
-        cleaned = clean_lines(raw.table, spec, references, period, materialize=lines.materialize, duplicates=lines.duplicates, store_parsed=lines.store_parsed)
+        cleaned = clean_lines(raw.table, spec, references, period, materialize=lines.materialize, duplicates=lines.duplicates, store_parsed=lines.store_parsed, guard_strip=lines.guard_strip)
         kept = kept_frame(lines.execute(cleaned.kept), spec).sort_values(["source_file", "row_number"], ignore_index=True)
         quarantine = quarantine_frame(lines.execute(cleaned.quarantine), raw.unreadable, extract)
         sums = None
@@ -205,3 +205,60 @@ def test_a_busy_duckdb_file_is_named_within_the_configured_wait(tmp_path, monkey
     finally:
         holder.stdin.close()
         holder.wait(timeout=30)
+
+
+@pytest.mark.parametrize("ledger", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_with_the_engine_apart_from_the_ledger_documents_and_the_report_read_the_engines_lines(ledger, sample_company, tmp_path, monkeypatch, request):
+    """The ledger keeps an (empty) gl_lines table of its own: reading it would find no document."""
+    from allocation_pipeline.defs.definitions import build_definitions
+    from allocation_pipeline.defs.resources import EngineResource
+    from allocation_pipeline.warehouse.ledger_store import document_context, document_header
+    from allocation_pipeline.warehouse.report_store import read_report_data
+
+    ledger_url = f"duckdb:///{tmp_path / 'ledger.duckdb'}" if ledger == "duckdb" else request.getfixturevalue("postgres_url")
+    engine_url = f"duckdb:///{tmp_path / 'engine.duckdb'}"
+    wanted = {"entities", "accounts", "cost_centers", "gl_lines"}
+    assets = [a for a in build_definitions().assets if {k.to_user_string() for k in a.keys} & wanted]
+    resources = {**pipeline_resources(sample_company, ledger_url), "engine": EngineResource(url=engine_url)}
+    assert dg.materialize(assets, partition_key=SAMPLE_PARTITION, resources=resources).success
+    monkeypatch.setenv("ALLOCATION_ENGINE_URL", engine_url)
+
+    lines = open_line_engine(engine_url)
+    try:
+        month = lines.execute(lines.lines("gl_lines", "2026-10"))
+    finally:
+        lines.close()
+    month["cents"] = ((month["debit"] - month["credit"]) * 100).round().astype("int64")
+    ledger_engine = make_engine(ledger_url)
+    try:
+        with ledger_engine.connect() as conn:
+            accounts = pd.read_sql("SELECT account, type FROM dim_accounts", conn)
+            document = str(month["document_id"].iloc[0])
+            header = document_header(conn, document)
+            context = document_context(conn, document)
+            entity = str(month["entity"].iloc[0])
+            report = read_report_data(conn, "2026-10", entity, top_documents=3)
+    finally:
+        ledger_engine.dispose()
+
+    own = month[month["document_id"] == document]
+    expected = own.groupby(["entity", "account"], as_index=False).agg(debit=("debit", "sum"), credit=("credit", "sum"))
+    assert sorted(zip(header["entity"], header["account"], header["debit_cents"], header["credit_cents"])) == sorted(
+        (e, a, round(d * 100), round(c * 100)) for e, a, d, c in expected.itertuples(index=False)
+    )
+    assert set(header["period"]) == {"2026-10"}
+    assert context is not None and set(context.amounts) == set(own["account"])
+
+    expense = month[(month["entity"] == entity) & month["account"].isin(accounts.loc[accounts["type"] == "expense", "account"])]
+    documents = expense.groupby(["cost_center", "account", "document_id"], as_index=False)["cents"].sum()
+    documents["size"] = documents["cents"].abs()
+    documents = documents.sort_values(["cost_center", "account", "size", "document_id"], ascending=[True, True, False, True])
+    top = documents.groupby(["cost_center", "account"]).head(3)
+    shown = report.source_transactions
+    assert not shown.empty and shown["account_name"].notna().all()
+    assert list(zip(shown["cost_center"], shown["account"], shown["document_id"], shown["amount_cents"])) == list(
+        zip(top["cost_center"], top["account"], top["document_id"], top["cents"])
+    )
+    totals = documents.groupby(["cost_center", "account"])["cents"].agg(["sum", "count"])
+    for row in shown.itertuples():
+        assert (row.account_total_cents, row.account_documents) == tuple(totals.loc[(row.cost_center, row.account)])

@@ -95,6 +95,7 @@ def _materialize(root: Path, url: str, period: str) -> dict:
     from allocation_pipeline.defs.definitions import build_definitions
     from allocation_pipeline.defs.partitions import partition_key_of
     from allocation_pipeline.defs.resources import EngineResource, ExtractsResource, RulesResource, WarehouseResource
+    from allocation_pipeline.defs.sources.resources import SourcesResource
     from allocation_pipeline.period_reports import REPORTS_DIR_ENV
     from allocation_pipeline.reporting import run_failures
 
@@ -103,6 +104,7 @@ def _materialize(root: Path, url: str, period: str) -> dict:
         "engine": EngineResource(url=url),
         "extracts": ExtractsResource(directory=str(root / "extracts")),
         "rules": RulesResource(path=str(root / "rules.yaml")),
+        "sources": SourcesResource(),
     }
     assets = list(build_definitions().assets)
     os.environ.pop("DAGSTER_HOME", None)

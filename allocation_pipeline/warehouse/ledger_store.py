@@ -29,6 +29,7 @@ from allocation_pipeline.core.ledger.validation import (
 )
 from allocation_pipeline.warehouse.bulk import bulk_insert, read_frame
 from allocation_pipeline.warehouse.engine import sql_text
+from allocation_pipeline.warehouse.lines import LineEngine, document_gl_amounts, ledger_lines
 from allocation_pipeline.warehouse.people_store import enforce_four_eyes
 
 RUN_ID_COUNTER = "allocation_run"
@@ -438,13 +439,18 @@ def void_run(conn: sa.Connection, run_id: str, by: str, reason: str, period: str
 
 
 def document_context(
-    conn: sa.Connection, document_id: str, exclude_run_id: str | None = None, recomputed_period: str | None = None
+    conn: sa.Connection,
+    document_id: str,
+    exclude_run_id: str | None = None,
+    recomputed_period: str | None = None,
+    lines: LineEngine | None = None,
 ) -> DocumentContext | None:
-    """What the ledger knows of a source document: its accounts and amounts on the GL lines, and
-    what runs that are not voided (or rejected) took from each account. `recomputed_period`
-    leaves out the pipeline's runs of that month, which the caller is computing again. None when
-    the document has no GL lines in the warehouse."""
-    amounts = read_frame(conn, sql_text("select_document_gl_amounts"), {"document_id": document_id})
+    """What the ledger knows of a source document: its accounts and amounts on the GL lines (read
+    from the engine: `lines`, default the one behind the ledger, see `ledger_lines`), and what runs
+    that are not voided (or rejected) took from each account. `recomputed_period` leaves out the
+    pipeline's runs of that month, which the caller is computing again. None when the document has
+    no GL lines in the warehouse."""
+    amounts = document_header(conn, document_id, lines)
     if amounts.empty:
         return None
     allocations = read_frame(
@@ -457,23 +463,25 @@ def document_context(
     return DocumentContext(document_id=document_id, amounts=by_account, allocations=allocations)
 
 
-def document_source(conn: sa.Connection, document_id: str, period: str, gl_lines: pd.DataFrame):
+def document_source(conn: sa.Connection, document_id: str, period: str, gl_lines: pd.DataFrame, lines: LineEngine | None = None):
     """A DocumentSource for a document-linked rule of `period`: the document's lines in that
     month's GL, and what runs other than the pipeline's of that month took from each account.
     None when the month's GL does not hold the document (the rule runs in the month that does)."""
     from allocation_pipeline.core.allocation.allocate import DocumentSource, document_lines
 
-    lines = document_lines(gl_lines, document_id)
-    if lines is None:
+    own = document_lines(gl_lines, document_id)
+    if own is None:
         return None
-    context = document_context(conn, document_id, recomputed_period=period)
+    context = document_context(conn, document_id, recomputed_period=period, lines=lines)
     allocated = {} if context is None else {a: context.allocated(a)[0] for a in context.amounts}
-    return DocumentSource(document_id=document_id, lines=lines, allocated=allocated)
+    return DocumentSource(document_id=document_id, lines=own, allocated=allocated)
 
 
-def document_header(conn: sa.Connection, document_id: str) -> pd.DataFrame:
-    """The document's GL amounts per account with its entity and period (empty if unknown)."""
-    return read_frame(conn, sql_text("select_document_gl_amounts"), {"document_id": document_id})
+def document_header(conn: sa.Connection, document_id: str, lines: LineEngine | None = None) -> pd.DataFrame:
+    """The document's GL amounts per account with its entity and period (empty if unknown), from
+    the engine (`lines`, default the one behind the ledger `conn`)."""
+    with ledger_lines(conn, lines) as engine:
+        return document_gl_amounts(engine, document_id)
 
 
 # --- submitted runs -------------------------------------------------------------------------------

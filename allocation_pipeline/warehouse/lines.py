@@ -8,8 +8,11 @@ Nothing here pulls a month of lines into Python; only aggregates and single docu
 
 from __future__ import annotations
 
+import os
 import tempfile
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qsl
@@ -49,6 +52,12 @@ class LineEngine:
     def store_parsed(self) -> bool:
         """Whether `clean_lines` should store parsed values before checking them (see there)."""
         return self.kind == "postgres"
+
+    @property
+    def guard_strip(self) -> bool:
+        """Whether `clean_lines` should trim only values with whitespace at an end (see there):
+        measured on DuckDB; Spark inlines the test into every use of the value."""
+        return self.kind == "duckdb"
 
     def close(self) -> None:
         for table in list(self._cached):
@@ -132,6 +141,23 @@ class LineEngine:
 
     def execute(self, expr) -> pd.DataFrame:
         return self.backend.to_pyarrow(expr).to_pandas() if isinstance(expr, ibis.Table) else self.backend.execute(expr)
+
+
+@contextmanager
+def ledger_lines(conn, lines: LineEngine | None = None) -> Iterator[LineEngine]:
+    """The engine holding the lines behind the ledger connection `conn`: `lines` when the caller
+    has it (the pipeline's engine resource), else `$ALLOCATION_ENGINE_URL`, else the ledger's own
+    URL (for a SQLite ledger, the DuckDB file beside it). Opened for the block and closed after;
+    a DuckDB file the ledger already holds is not opened again (see DuckDBFile)."""
+    if lines is not None:
+        yield lines
+        return
+    url = os.environ.get(settings.ENGINE_URL_ENV) or conn.engine.url.render_as_string(hide_password=False)
+    engine = open_line_engine(url)
+    try:
+        yield engine
+    finally:
+        engine.close()
 
 
 def open_line_engine(url: str) -> LineEngine:
@@ -236,12 +262,72 @@ def unbalanced_documents(engine: LineEngine, period: str, limit: int = 50) -> tu
     lines = engine.lines("gl_lines", period)
     sums = lines.group_by(["entity", "document_id"]).aggregate(debit=lines["debit"].sum(), credit=lines["credit"].sum())
     unbalanced = sums.filter(sums["debit"] != sums["credit"])
-    count = int(engine.execute(unbalanced.count()))
-    shown = unbalanced.order_by(["entity", "document_id"]).limit(limit)
+    # One pass over the month: the count rides along with the first rows shown.
+    shown = unbalanced.mutate(_count=unbalanced.count().over(ibis.window())).order_by(["entity", "document_id"]).limit(limit)
     frame = engine.execute(
-        shown.select("entity", "document_id", difference_cents=((shown["debit"] - shown["credit"]) * 100).cast(dt.int64))
+        shown.select("entity", "document_id", "_count", difference_cents=((shown["debit"] - shown["credit"]) * 100).cast(dt.int64))
     )
+    count = int(frame["_count"].iloc[0]) if len(frame) else 0
+    frame = frame.drop(columns="_count")
     return count, frame
+
+
+def document_gl_amounts(engine: LineEngine, document_id: str) -> pd.DataFrame:
+    """A document's GL amounts per entity and account (debit and credit cents), with its period and
+    first cost center; empty when no month's GL holds the document."""
+    lines = engine.lines("gl_lines")
+    own = lines.filter(lines["document_id"] == document_id)
+    sums = own.group_by(["entity", "account"]).aggregate(
+        debit_cents=(own["debit"].sum() * 100).round().cast(dt.int64),
+        credit_cents=(own["credit"].sum() * 100).round().cast(dt.int64),
+        period=own["period"].min(),
+        cost_center=own["cost_center"].min(),
+    )
+    return engine.execute(sums.order_by(["account", "entity"]))
+
+
+def document_gl_lines(engine: LineEngine, entity: str, document_ids: list[str]) -> pd.DataFrame:
+    """The GL lines of an entity's documents (any month), ordered by document and line; money in cents."""
+    columns = ["document_id", "document_type", "period", "line", "posting_date", "account", "cost_center", "product", "region",
+               "debit_cents", "credit_cents", "description"]
+    if not document_ids:
+        return pd.DataFrame(columns=columns)
+    lines = engine.lines("gl_lines")
+    own = lines.filter((lines["entity"] == entity) & lines["document_id"].isin(sorted(set(document_ids))))
+    own = own.mutate(debit_cents=(own["debit"] * 100).round().cast(dt.int64), credit_cents=(own["credit"] * 100).round().cast(dt.int64))
+    return engine.execute(own.select(*columns).order_by(["document_id", "line"]))
+
+
+def largest_documents(engine: LineEngine, period: str, entity: str, accounts: list[str], top: int) -> pd.DataFrame:
+    """Per cost center and account (of `accounts`) of the entity's month: the `top` documents by
+    absolute amount (ties by document id), with the number of documents, lines and the total of
+    the pair. One GROUP BY over the month's lines, then a ranking of the documents in the engine."""
+    columns = ["cost_center", "account", "document_id", "document_type", "posting_date", "description", "lines", "amount_cents",
+               "position", "account_documents", "account_lines", "account_total_cents"]
+    if not accounts:
+        return pd.DataFrame(columns=columns)
+    lines = engine.lines("gl_lines", period)
+    lines = lines.filter((lines["entity"] == entity) & lines["account"].isin(sorted(set(accounts))))
+    documents = lines.group_by(["cost_center", "account", "document_id", "document_type"]).aggregate(
+        posting_date=lines["posting_date"].min(),
+        description=lines["description"].min(),
+        lines=lines.count(),
+        amount=(lines["debit"] - lines["credit"]).sum(),
+    )
+    pair = ibis.window(group_by=[documents["cost_center"], documents["account"]])
+    ranking = ibis.window(group_by=[documents["cost_center"], documents["account"]], order_by=[documents["amount"].abs().desc(), documents["document_id"]])
+    ranked = documents.mutate(
+        position=ibis.row_number().over(ranking) + 1,
+        account_documents=documents.count().over(pair),
+        account_lines=documents["lines"].sum().over(pair),
+        account_total=documents["amount"].sum().over(pair),
+    )
+    top_rows = ranked.filter(ranked["position"] <= top)
+    top_rows = top_rows.mutate(
+        amount_cents=(top_rows["amount"] * 100).round().cast(dt.int64), account_total_cents=(top_rows["account_total"] * 100).round().cast(dt.int64)
+    )
+    frame = engine.execute(top_rows.select(*columns).order_by(["cost_center", "account", "position"]))
+    return frame.astype({"lines": "int64", "position": "int64", "account_documents": "int64", "account_lines": "int64"})
 
 
 def new_table_name(prefix: str) -> str:

@@ -1,6 +1,7 @@
 """Warehouse reads of the period report: one entity's runs, entries, chain, allocations, costs,
-source transactions and insights for one fiscal period, as frames (every statement is a file in
-`sql/`, most of them reading the BI views). Reads only; tolerates empty insight tables."""
+source transactions and insights for one fiscal period, as frames (every ledger statement is a
+file in `sql/`, most of them reading the BI views; GL lines are read from the engine, see
+`warehouse.lines`). Reads only; tolerates empty insight tables."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from allocation_pipeline.core.insights.config import shift_period
 from allocation_pipeline.core.report.model import ReportData
 from allocation_pipeline.warehouse.bulk import read_frame
 from allocation_pipeline.warehouse.engine import describe, sql_text
+from allocation_pipeline.warehouse.lines import LineEngine, document_gl_lines, largest_documents, ledger_lines
 
 # The runs list covers the period and the months before it, so its period filter means something.
 HISTORY_PERIODS = 12
@@ -28,9 +30,15 @@ def report_entities(conn: sa.Connection, period: str) -> pd.DataFrame:
 
 
 def read_report_data(
-    conn: sa.Connection, period: str, entity: str, history_periods: int = HISTORY_PERIODS, top_documents: int = TOP_DOCUMENTS
+    conn: sa.Connection,
+    period: str,
+    entity: str,
+    history_periods: int = HISTORY_PERIODS,
+    top_documents: int = TOP_DOCUMENTS,
+    lines: LineEngine | None = None,
 ) -> ReportData:
-    """Everything the report of `entity` for `period` shows; raises LookupError for an unknown entity."""
+    """Everything the report of `entity` for `period` shows; raises LookupError for an unknown entity.
+    GL lines come from `lines` (default: the engine behind the ledger, see `ledger_lines`)."""
     entities = report_entities(conn, period)
     row = entities[entities["entity"] == entity]
     if row.empty:
@@ -45,8 +53,11 @@ def read_report_data(
         return _typed(read_frame(conn, sql_text(name), params))
 
     runs = frame("select_report_runs", window)
-    # A source document's GL lines are looked up by id (no index to lean on): only when a run has one.
-    documents = frame("select_report_source_documents", window) if runs["source_document"].notna().any() else pd.DataFrame()
+    accounts = read_frame(conn, sql_text("select_account_names"))
+    with ledger_lines(conn, lines) as engine:
+        documents = _source_documents(engine, runs, entity, first, period, accounts)
+        expense = accounts.loc[accounts["type"] == "expense", "account"].astype(str).tolist()
+        transactions = _with_account_names(largest_documents(engine, period, entity, expense, top_documents), accounts)
     flags = frame("select_anomaly_flags", {"period": period})
     profitability = frame("select_profitability", {"period": period})
     forecasts = frame("select_forecasts", {"made_after": period})
@@ -67,7 +78,7 @@ def read_report_data(
         allocations=frame("select_report_allocations", here),
         origins=frame("select_report_origins", here),
         cost_objects=frame("select_report_cost_objects", here),
-        source_transactions=frame("select_report_source_transactions", {**here, "top_documents": top_documents}),
+        source_transactions=_typed(transactions),
         narratives=frame("select_report_narratives", here),
         flags=flags[flags["entity"] == entity].reset_index(drop=True) if not flags.empty else flags,
         driver_analysis=frame("select_report_driver_analysis", {"period": period}),
@@ -80,6 +91,23 @@ def read_report_data(
         generated_at=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         source=describe(str(conn.engine.url)),
     )
+
+
+def _source_documents(engine: LineEngine, runs: pd.DataFrame, entity: str, first: str, period: str, accounts: pd.DataFrame) -> pd.DataFrame:
+    """The GL lines of the source documents of the entity's runs in the report's window."""
+    in_window = runs[(runs["period"] >= first) & (runs["period"] <= period) & runs["source_document"].notna()]
+    # A source document's GL lines are looked up by id (no index to lean on): only when a run has one.
+    if in_window.empty:
+        return pd.DataFrame()
+    lines = _with_account_names(document_gl_lines(engine, entity, in_window["source_document"].astype(str).tolist()), accounts)
+    return _typed(lines)
+
+
+def _with_account_names(frame: pd.DataFrame, accounts: pd.DataFrame) -> pd.DataFrame:
+    """`account_name` (from the ledger's dim_accounts) right after `account`; None where unknown."""
+    names = dict(zip(accounts["account"].astype(str), accounts["name"]))
+    frame.insert(frame.columns.get_loc("account") + 1, "account_name", [names.get(str(a)) for a in frame["account"]])
+    return frame
 
 
 def entity_suggestions(conn: sa.Connection, period: str, entity: str) -> pd.DataFrame:

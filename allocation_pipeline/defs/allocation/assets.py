@@ -114,10 +114,10 @@ def _document_sources(warehouse: WarehouseResource, engine: EngineResource, appl
     lines = engine.get_lines()
     with warehouse.get_engine().connect() as conn:
         for rule in linked:
-            source = document_source(conn, rule.source.document, period, document_lines(lines, rule.source.document, period))
+            source = document_source(conn, rule.source.document, period, document_lines(lines, rule.source.document, period), lines)
             if source is not None:
                 documents[rule.source.document] = source
-                contexts[rule.id] = document_context(conn, rule.source.document, recomputed_period=period)
+                contexts[rule.id] = document_context(conn, rule.source.document, recomputed_period=period, lines=lines)
     return documents, contexts
 
 

@@ -114,7 +114,7 @@ def build_line_asset(spec: ExtractSpec) -> dg.AssetsDefinition:
         if "entities" in references:
             entities = references["entities"]
             known[ENTITY_CURRENCY] = dict(zip(entities["entity"].astype(str), entities["currency"].astype(str)))
-        cleaned = clean_lines(raw.table, spec, known, period, materialize=lines.materialize, duplicates=lines.duplicates, store_parsed=lines.store_parsed)
+        cleaned = clean_lines(raw.table, spec, known, period, materialize=lines.materialize, duplicates=lines.duplicates, store_parsed=lines.store_parsed, guard_strip=lines.guard_strip)
         try:
             counts = lines.execute(cleaned.checked.aggregate(rows=cleaned.checked.count(), bad=cleaned.checked["_bad"].sum()))
             rows_in = int(counts["rows"].iloc[0]) + len(raw.unreadable)

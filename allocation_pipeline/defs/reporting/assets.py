@@ -10,7 +10,7 @@ from allocation_pipeline.core.money import format_money
 from allocation_pipeline.core.report.model import anchor
 from allocation_pipeline.defs.metadata import console_links, markdown_table
 from allocation_pipeline.defs.partitions import fiscal_month_partitions, period_of
-from allocation_pipeline.defs.resources import WarehouseResource
+from allocation_pipeline.defs.resources import EngineResource, WarehouseResource
 from allocation_pipeline.period_reports import ReportFile, write_period_reports
 
 # The assets whose tables the report reads (tests/test_period_report.py checks each is defined).
@@ -18,13 +18,13 @@ REPORT_INPUTS = ["journal_entries", "multilevel_allocation", "driver_analysis", 
 
 
 @dg.asset(group_name="reporting", partitions_def=fiscal_month_partitions, deps=REPORT_INPUTS, kinds={"html"})
-def period_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+def period_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource, engine: EngineResource) -> dg.MaterializeResult:
     """The finance period report of the fiscal month, one HTML file per entity (summary and narrative,
     cost flow Sankey, runs with their document chain, cost objects with drill-down to source
     transactions, anomalies, driver analysis, profitability), read from the posted tables and views."""
     period = period_of(context.partition_key)
     started = time.perf_counter()
-    reports = write_period_reports(warehouse.get_engine(), period)
+    reports = write_period_reports(warehouse.get_engine(), period, lines=engine.get_lines())
     return dg.MaterializeResult(metadata=report_metadata(period, reports, time.perf_counter() - started))
 
 

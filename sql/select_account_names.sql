@@ -1,0 +1,3 @@
+SELECT account, name, type
+FROM dim_accounts
+ORDER BY account
