@@ -1,0 +1,200 @@
+"""SQL sources of the line extracts through the gl_lines asset (`dg.materialize` on the small sample
+company): a GL month read from a table of the engine's own DuckDB file (no copy) or of a separate
+PostgreSQL database (streamed into the engine) gives the same kept lines, quarantine and balances
+as the same month read from its CSV file; a missing table or column and an unreachable database
+fail the asset with one short message naming the source, and load nothing.
+
+Not covered here: the raw table's shape and copy_into itself (test_sources_sql), the small
+extracts' sources (test_sources_pipeline)."""
+
+from __future__ import annotations
+
+import socket
+
+import dagster as dg
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+import yaml
+
+from allocation_pipeline.defs.definitions import build_definitions
+from allocation_pipeline.defs.sources.resources import SourcesResource
+from allocation_pipeline.reporting import run_failures
+from allocation_pipeline.warehouse.bulk import read_frame
+from allocation_pipeline.warehouse.engine import make_engine
+from tests.conftest import SAMPLE_PARTITION, SAMPLE_PERIOD, pipeline_resources
+
+ASSETS = list(build_definitions().assets)
+GL_AND_UPSTREAM = dg.AssetSelection.assets("gl_lines").upstream()
+LINE_COLUMNS = ["entity", "document_id", "line", "posting_date", "account", "cost_center", "product", "region", "debit", "credit", "currency", "description"]
+QUARANTINE = "SELECT source_file, row_number, column_name, bad_value, reason FROM quarantine WHERE extract = 'gl_lines' AND partition_key = :p"
+
+
+def _plant_bad_rows(company) -> pd.DataFrame:
+    """October's GL with a few bad rows (unknown cost center, amount that is no number, unknown
+    account, a repeated line); September's rows stay as generated. Returns both months' rows."""
+    folder = company / "extracts" / "gl_lines"
+    october = pd.read_csv(folder / f"{SAMPLE_PERIOD}.csv", dtype=str, keep_default_na=False)
+    october.loc[3, "cost_center"] = "XX-NOPE"
+    october.loc[5, "debit"] = "12,50"
+    october.loc[8, "account"] = "99999"
+    october = pd.concat([october, october.iloc[[10]]], ignore_index=True)
+    october.to_csv(folder / f"{SAMPLE_PERIOD}.csv", index=False)
+    september = pd.read_csv(folder / "2026-09.csv", dtype=str, keep_default_na=False)
+    return pd.concat([september, october], ignore_index=True)
+
+
+def _load_table(url: str, table: str, rows: pd.DataFrame) -> None:
+    """The rows as a table of text columns (the ERP's replica, say) in the database at `url`."""
+    engine = sa.create_engine(url)
+    schema, _, name = table.rpartition(".")
+    columns = ", ".join(f'"{c}" VARCHAR' for c in rows.columns)
+    with engine.begin() as conn:
+        if schema:
+            conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+        conn.execute(sa.text(f"CREATE TABLE {table} ({columns})"))
+        marks = ", ".join(f":c{i}" for i in range(len(rows.columns)))
+        conn.execute(sa.text(f"INSERT INTO {table} VALUES ({marks})"), [{f"c{i}": v for i, v in enumerate(r)} for r in rows.itertuples(index=False)])
+    engine.dispose()
+
+
+def _materialize(company, url: str, sources: dict | None = None):
+    resources = pipeline_resources(company, url)
+    if sources is not None:
+        path = company / "sources.yaml"
+        path.write_text(yaml.safe_dump(sources))
+        resources["sources"] = SourcesResource(path=str(path))
+    return dg.materialize(ASSETS, partition_key=SAMPLE_PARTITION, resources=resources, selection=GL_AND_UPSTREAM, raise_on_error=False)
+
+
+def _query(url: str, sql: str, **params) -> pd.DataFrame:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return read_frame(conn, sa.text(sql), params)
+    finally:
+        engine.dispose()
+
+
+def _month(url: str) -> dict[str, pd.DataFrame]:
+    """What the month left: its stored lines (engine), quarantine and balances (ledger)."""
+    lines = _query(url, f"SELECT source_file, row_number, {', '.join(LINE_COLUMNS)} FROM gl_lines WHERE period = :p", p=SAMPLE_PERIOD)
+    balances = _query(url, "SELECT * FROM gl_balances WHERE period = :p", p=SAMPLE_PERIOD)
+    balances = balances.sort_values(list(balances.columns), ignore_index=True)
+    return {"lines": lines, "quarantine": _query(url, QUARANTINE, p=SAMPLE_PERIOD), "balances": balances}
+
+
+def _leftover_copies(url: str) -> list[str]:
+    found = _query(url, "SELECT table_name FROM information_schema.tables WHERE table_name LIKE 'gl_lines_raw%'")
+    return found["table_name"].tolist()
+
+
+@pytest.fixture(scope="module")
+def from_csv(sample_company_template, tmp_path_factory):
+    """The planted month read from its CSV file: what every SQL source must give."""
+    import shutil
+
+    company = tmp_path_factory.mktemp("csv_month") / "company"
+    shutil.copytree(sample_company_template, company)
+    rows = _plant_bad_rows(company)
+    url = f"duckdb:///{company.parent / 'warehouse.duckdb'}"
+    result = _materialize(company, url)
+    assert result.success, run_failures(result)
+    month = _month(url)
+    assert len(month["quarantine"]) >= 4  # the planted rows are there to compare
+    return {"month": month, "rows": rows}
+
+
+def _as_sql_keys(month: dict[str, pd.DataFrame], rows: pd.DataFrame, label: str) -> dict[str, pd.DataFrame]:
+    """The CSV month with each row's place as a SQL source names it (its key values): the file's
+    data row n is the October row n of `rows`."""
+    october = rows[rows["posting_date"].str.startswith(SAMPLE_PERIOD)].reset_index(drop=True)
+    places = {
+        n + 1: f"{label}[entity={r.entity}, document_id={r.document_id}, line={r.line}]" for n, r in enumerate(october.itertuples(index=False))
+    }
+
+    def renamed(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame.assign(source_file=frame["row_number"].map(places)).drop(columns="row_number")
+
+    return {"lines": renamed(month["lines"]), "quarantine": renamed(month["quarantine"]), "balances": month["balances"]}
+
+
+def _same_rows(actual: pd.DataFrame, expected: pd.DataFrame) -> None:
+    columns = list(expected.columns)
+    actual = actual[columns].astype(str).sort_values(columns, ignore_index=True)
+    expected = expected[columns].astype(str).sort_values(columns, ignore_index=True)
+    pd.testing.assert_frame_equal(actual, expected)
+
+
+@pytest.fixture(params=["engine_duckdb_file", pytest.param("separate_postgres", marks=pytest.mark.postgres)])
+def where(request, tmp_path):
+    """(warehouse and engine URL, source URL, table, whether the rows are copied)."""
+    warehouse = f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
+    if request.param == "engine_duckdb_file":
+        return warehouse, warehouse, "erp.gl_month", False
+    return warehouse, request.getfixturevalue("postgres_url"), "gl_month", True
+
+
+def test_a_gl_month_from_sql_equals_the_same_month_from_csv(from_csv, where, sample_company):
+    url, source_url, table, copied = where
+    _plant_bad_rows(sample_company)
+    _load_table(source_url, table, from_csv["rows"])
+    (sample_company / "extracts" / "gl_lines" / f"{SAMPLE_PERIOD}.csv").unlink()  # the database is the only source now
+    sources = {"sources": {"gl_lines": {"kind": "sql", "url": source_url, "table": table, "period_column": "posting_date"}}}
+    result = _materialize(sample_company, url, sources)
+    assert result.success, run_failures(result)
+    month = _month(url)
+    expected = _as_sql_keys(from_csv["month"], from_csv["rows"], table)
+    _same_rows(month["lines"].drop(columns="row_number"), expected["lines"])
+    _same_rows(month["quarantine"].drop(columns="row_number"), expected["quarantine"])
+    pd.testing.assert_frame_equal(month["balances"], expected["balances"])
+    # Row numbers are positions in key order among the month's rows (September stayed in the database).
+    assert month["lines"]["row_number"].between(1, len(expected["lines"]) + 4).all()
+    (materialization,) = result.asset_materializations_for_node("gl_lines")
+    metadata = materialization.metadata
+    shown = sa.engine.make_url(source_url).render_as_string(hide_password=True)
+    assert metadata["files"].value == f"{shown} {table}"
+    if copied:
+        assert metadata["rows_copied_from_sources"].value == len(from_csv["rows"][from_csv["rows"]["posting_date"].str.startswith(SAMPLE_PERIOD)])
+        assert "read_in_place" not in metadata
+    else:
+        assert metadata["read_in_place"].value == f"{shown} {table}" and "rows_copied_from_sources" not in metadata
+    assert _leftover_copies(url) == []
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.parametrize(
+    ("breakage", "message"),
+    [
+        ("table", "gl_lines (sql {url} erp.gl_nope): table or view erp.gl_nope not found"),
+        ("column", "gl_lines (sql {url} erp.gl_month): missing column(s) account (as gl_account) (found: entity, document_id"),
+        ("unreachable", "gl_lines (sql postgresql+psycopg://reader:***@127.0.0.1:{port}/erp erp.gl_month): database cannot be reached ("),
+    ],
+    ids=["missing_table", "missing_column", "unreachable"],
+)
+def test_a_broken_sql_source_fails_the_month_with_a_short_message_and_loads_nothing(from_csv, sample_company, tmp_path, breakage, message):
+    url = f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
+    _load_table(url, "erp.gl_month", from_csv["rows"])
+    source = {"kind": "sql", "url": url, "table": "erp.gl_month", "period_column": "posting_date"}
+    port = _closed_port()
+    if breakage == "table":
+        source["table"] = "erp.gl_nope"
+    elif breakage == "column":
+        source["columns"] = {"account": "gl_account"}
+    else:
+        source["url"] = f"postgresql+psycopg://reader:secret@127.0.0.1:{port}/erp"
+    # A good file source listed first: nothing of it may be loaded either.
+    result = _materialize(sample_company, url, {"sources": {"gl_lines": [{"kind": "files"}, source]}})
+    assert not result.success
+    failures = [f for f in run_failures(result) if "gl_lines" in f]
+    expected = message.format(url=url, port=port)
+    assert any(expected in f for f in failures), failures
+    assert all("Traceback" not in f and "secret" not in f for f in failures)
+    month = _month(url)
+    assert month["lines"].empty and month["quarantine"].empty and month["balances"].empty
+    assert not result.asset_materializations_for_node("gl_lines") and _leftover_copies(url) == []
