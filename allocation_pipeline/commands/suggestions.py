@@ -118,12 +118,23 @@ def _print(frame: pd.DataFrame, limit: int) -> None:
         )
         decided = ""
         if row["status"] == "accepted":
-            decided = f" -> accepted {row['decided_cost_center']} by {row['decided_by']} at {row['decided_at']}"
+            decided = f" -> accepted {row['decided_cost_center']} by {row['decided_by']} at {row['decided_at']}; {_applied(row)}"
         elif row["status"] == "rejected":
             decided = f" -> rejected by {row['decided_by']} at {row['decided_at']}"
         print(f"      {row['sentence']}{decided}")
     if len(frame) > limit:
         print(f"  ... and {len(frame) - limit} more (--limit)")
+
+
+def _applied(row: dict) -> str:
+    """What the month's last run did with an accepted suggestion (cost_center_corrections)."""
+    outcome = row.get("applied_outcome")
+    if outcome is None or pd.isna(outcome):
+        return f"re-enters {row['period']} on its next run"
+    run = str(row["applied_run_id"])[:8]
+    if outcome.startswith("not applied"):
+        return f"run {run} of {row['period']}: {outcome}"
+    return f"{outcome} in {row['period']} since run {run}"
 
 
 def _decide(args: argparse.Namespace) -> int:
