@@ -74,6 +74,8 @@ def test_the_resource_reads_files_without_a_sources_file_and_takes_the_env_var(m
 
     with dg.build_resources({"sources": resource}) as built:
         assert isinstance(built.sources.load().sources_of("headcount")[0], ExcelSource)
+    # A resource made before the variable was set (definitions imported earlier) reads it when used.
+    assert isinstance(SourcesResource().load().sources_of("headcount")[0], ExcelSource)
 
 
 def test_the_readme_examples_load_and_read(tmp_path):

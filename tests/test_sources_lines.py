@@ -9,6 +9,7 @@ extracts' sources (test_sources_pipeline)."""
 
 from __future__ import annotations
 
+import re
 import socket
 
 import dagster as dg
@@ -198,3 +199,52 @@ def test_a_broken_sql_source_fails_the_month_with_a_short_message_and_loads_noth
     month = _month(url)
     assert month["lines"].empty and month["quarantine"].empty and month["balances"].empty
     assert not result.asset_materializations_for_node("gl_lines") and _leftover_copies(url) == []
+
+
+def test_preview_analyze_suggestions_and_run_read_the_gl_from_the_sources_file(sample_company, tmp_path, monkeypatch, capsys):
+    from allocation_pipeline import cli
+    from allocation_pipeline.settings import DATA_DIR_ENV, EXTRACTS_DIR_ENV, RULES_FILE_ENV, SOURCES_FILE_ENV, WAREHOUSE_URL_ENV
+
+    for name in (EXTRACTS_DIR_ENV, RULES_FILE_ENV, WAREHOUSE_URL_ENV, SOURCES_FILE_ENV, "FORCE_COLOR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(DATA_DIR_ENV, str(sample_company))
+    monkeypatch.setenv("DAGSTER_HOME", str(sample_company / "dagster_home"))
+    monkeypatch.setenv("TTY_COMPATIBLE", "0")
+    (sample_company / "dagster_home").mkdir()
+    (sample_company / "dagster_home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    commands = {
+        "preview": ["preview", "it_overhead_split", "--period", SAMPLE_PERIOD],
+        "analyze": ["analyze", "--period", SAMPLE_PERIOD, "--pool", "us_corporate_it"],
+        "suggestions": ["suggestions", "--period", SAMPLE_PERIOD, "--no-store"],
+    }
+
+    def outputs() -> dict[str, str]:
+        printed = {}
+        for name, argv in commands.items():
+            assert cli.main(argv) == 0, capsys.readouterr().err
+            printed[name] = capsys.readouterr().out
+        return printed
+
+    from_files = outputs()
+    folder = sample_company / "extracts" / "gl_lines"
+    rows = pd.concat([pd.read_csv(p, dtype=str, keep_default_na=False) for p in sorted(folder.glob("*.csv"))], ignore_index=True)
+    erp = f"duckdb:///{tmp_path / 'replica.duckdb'}"
+    _load_table(erp, "erp.gl_entries", rows)
+    for path in folder.glob("*.csv"):
+        path.unlink()
+    folder.rmdir()
+    sources = sample_company / "sources.yaml"
+    sources.write_text(yaml.safe_dump({"sources": {"gl_lines": {"kind": "sql", "url": erp, "table": "erp.gl_entries", "period_column": "posting_date"}}}))
+    monkeypatch.setenv(SOURCES_FILE_ENV, str(sources))
+    assert outputs() == from_files
+    assert "GL lines read: 3,013" in from_files["preview"]
+
+    status = cli.main(["run", "--period", SAMPLE_PERIOD, "--verbose"])
+    captured = capsys.readouterr()
+    out = captured.out
+    assert status == 0, captured.err[-3000:]
+    assert f"(extracts: {sample_company / 'extracts'}, sources: {sources})" in out
+    assert re.search(r"gl_lines\s+done\s+3,013 rows", out), out
+    monkeypatch.setenv(SOURCES_FILE_ENV, str(tmp_path / "nope.yaml"))
+    assert cli.main(commands["preview"]) == 2
+    assert capsys.readouterr().err.strip().endswith(f"{tmp_path / 'nope.yaml'}: sources file not found")
