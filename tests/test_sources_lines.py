@@ -21,9 +21,8 @@ import yaml
 from allocation_pipeline.defs.definitions import build_definitions
 from allocation_pipeline.defs.sources.resources import SourcesResource
 from allocation_pipeline.reporting import run_failures
-from allocation_pipeline.warehouse.bulk import read_frame
-from allocation_pipeline.warehouse.engine import make_engine
 from tests.conftest import SAMPLE_PARTITION, SAMPLE_PERIOD, pipeline_resources
+from tests.conftest import query_frame as _query
 
 ASSETS = list(build_definitions().assets)
 GL_AND_UPSTREAM = dg.AssetSelection.assets("gl_lines").upstream()
@@ -66,15 +65,6 @@ def _materialize(company, url: str, sources: dict | None = None):
         path.write_text(yaml.safe_dump(sources))
         resources["sources"] = SourcesResource(path=str(path))
     return dg.materialize(ASSETS, partition_key=SAMPLE_PARTITION, resources=resources, selection=GL_AND_UPSTREAM, raise_on_error=False)
-
-
-def _query(url: str, sql: str, **params) -> pd.DataFrame:
-    engine = make_engine(url)
-    try:
-        with engine.connect() as conn:
-            return read_frame(conn, sa.text(sql), params)
-    finally:
-        engine.dispose()
 
 
 def _month(url: str) -> dict[str, pd.DataFrame]:
@@ -248,3 +238,63 @@ def test_preview_analyze_suggestions_and_run_read_the_gl_from_the_sources_file(s
     monkeypatch.setenv(SOURCES_FILE_ENV, str(tmp_path / "nope.yaml"))
     assert cli.main(commands["preview"]) == 2
     assert capsys.readouterr().err.strip().endswith(f"{tmp_path / 'nope.yaml'}: sources file not found")
+
+
+def test_the_readme_example_for_line_extracts_reads_in_place_and_streams_in(tmp_path):
+    """README's line-extracts example with its URLs pointed here: the GL in the engine's own DuckDB
+    file (read in place), the new AP system in another DuckDB file (copied), next to an AP file."""
+    from allocation_pipeline.core.ingestion.cleaning import EXTRACT_SPECS
+    from allocation_pipeline.core.ingestion.line_cleaning import clean_lines, quarantine_frame
+    from allocation_pipeline.core.sources.config import parse_sources
+    from allocation_pipeline.core.sources.lines import drop_copies, read_line_sources
+    from allocation_pipeline.warehouse.lines import open_line_engine
+    from tests.test_sources_config import _readme_examples
+
+    document = _readme_examples()[1]
+    engine_url, ap_url = f"duckdb:///{tmp_path / 'engine.duckdb'}", f"duckdb:///{tmp_path / 'ap_system.duckdb'}"
+    document["sources"]["gl_lines"]["url"] = engine_url
+    document["sources"]["ap_invoices"][1]["url"] = ap_url
+    config = parse_sources(document)
+    gl = pd.DataFrame(
+        [["EE", "JE1", "JOURNAL", "1", "2026-10-02", "6100", "EE-IT", "100.50", "0", "EUR"],
+         ["EE", "JE1", "JOURNAL", "2", "2026-10-02", "2000", "EE-IT", "0", "100.50", "EUR"],
+         ["EE", "JE2", "JOURNAL", "1", "2026-09-30", "6100", "EE-IT", "5", "0", "EUR"]],  # September stays in the database
+        columns=EXTRACT_SPECS["gl_lines"].file_columns()[0],
+    )
+    _load_table(engine_url, "erp.gl_entries", gl)
+    invoices = pd.DataFrame(
+        [["EE", "B7", "1", "Cloud Co", "2026-10-05", "6100", "EE-IT", "70.00", "EUR", "hosting"],
+         ["EE", "B8", "1", "Cloud Co", "2026-10-06", "6100", "XX-NOPE", "30.00", "EUR", "hosting"]],
+        columns=["company", "invoice_no", "line_no", "supplier", "invoice_date", "gl_account", "cost_centre", "net_amount", "currency", "memo"],
+    )
+    _load_table(ap_url, "invoices", invoices)
+    extracts = tmp_path / "extracts"
+    extracts.mkdir()
+    (extracts / "ap_invoices.csv").write_text(
+        "entity,document_id,line,vendor,invoice_date,account,amount,currency\nEE,B1,1,Office Ltd,2026-10-01,6100,12.00,EUR\n"
+    )
+    references = {"entity": {"EE"}, "account": {"6100", "2000"}, "cost center": {"EE-IT"}}
+    lines = open_line_engine(engine_url)
+    try:
+        outcomes = {}
+        for extract in ("gl_lines", "ap_invoices"):
+            raw = read_line_sources(lines.backend, lines.url, config, extracts, extract, SAMPLE_PERIOD)
+            cleaned = clean_lines(raw.table, EXTRACT_SPECS[extract], references, SAMPLE_PERIOD, materialize=lines.materialize, duplicates=lines.duplicates)
+            kept = lines.execute(cleaned.kept.select("source_file", "row_number").order_by(["source_file", "row_number"]))
+            quarantine = quarantine_frame(lines.execute(cleaned.quarantine), raw.unreadable, extract)
+            outcomes[extract] = (raw.in_place, raw.copies.copy(), raw.rows_copied, kept.values.tolist(), quarantine[["source_file", "reason"]].values.tolist())
+            lines.release(cleaned.checked)
+            drop_copies(lines.backend, raw)
+        left = lines.backend.con.execute("SELECT table_name FROM information_schema.tables WHERE table_name LIKE '%_raw_%'").fetchall()
+    finally:
+        lines.close()
+    assert outcomes["gl_lines"] == (
+        [f"{engine_url} erp.gl_entries"], [], 0,
+        [["erp.gl_entries[entity=EE, document_id=JE1, line=1]", 1], ["erp.gl_entries[entity=EE, document_id=JE1, line=2]", 2]], [],
+    )
+    assert outcomes["ap_invoices"] == (
+        [], ["ap_invoices_raw_2026_10"], 2,
+        [["ap_invoices.csv", 1], ["query[document_id=B7, line=1]", 1]],
+        [["query[document_id=B8, line=1]", "unknown cost center 'XX-NOPE'"]],
+    )
+    assert left == []

@@ -21,6 +21,7 @@ from allocation_pipeline.warehouse import suggestion_store as store
 from allocation_pipeline.warehouse.bulk import read_frame
 from allocation_pipeline.warehouse.engine import make_engine
 from tests.conftest import SAMPLE_PARTITION, SAMPLE_PERIOD, pipeline_resources
+from tests.conftest import query_frame as _query
 
 ASSETS = list(build_definitions().assets)
 
@@ -33,15 +34,6 @@ def _materialize(company, url: str):
     assert result.success, run_failures(result)
     (materialization,) = result.asset_materializations_for_node("gl_lines")
     return materialization.metadata
-
-
-def _query(url: str, sql: str, **params) -> pd.DataFrame:
-    engine = make_engine(url)
-    try:
-        with engine.connect() as conn:
-            return read_frame(conn, sa.text(sql), params)
-    finally:
-        engine.dispose()
 
 
 def _suggestions(url: str) -> pd.DataFrame:

@@ -14,7 +14,6 @@ import argparse
 import datetime
 from pathlib import Path
 
-import pandas as pd
 import yaml
 
 from allocation_pipeline import settings
@@ -389,7 +388,7 @@ def _read_extracts(extracts: str, period: str, document: dict, config=None):
     from allocation_pipeline.core.sources.reader import ExtractReader
 
     try:
-        reader = ExtractReader(settings.sources_file(), extracts)
+        reader = ExtractReader.from_file(settings.sources_file(), extracts)
         entities = reader.clean("entities").kept
         accounts = reader.clean("accounts").kept
         cost_centers = reader.clean("cost_centers", {"entity": entities["entity"]}).kept

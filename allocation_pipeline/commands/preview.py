@@ -76,7 +76,7 @@ def read_period(extracts_dir: Path | str, period: str, with_matrix: bool = False
 
     quarantined: dict[str, int] = {}
     quarantine_rows: dict[str, pd.DataFrame] = {}
-    reader = ExtractReader(settings.sources_file(), extracts_dir)
+    reader = ExtractReader.from_file(settings.sources_file(), extracts_dir)
 
     def clean(name: str, references: dict | None = None) -> pd.DataFrame:
         result = reader.clean(name, references, period if EXTRACT_SPECS[name].partitioned else None)

@@ -189,7 +189,7 @@ def _known_cost_centers(conn, extracts: str) -> set[str] | None:
     cost_centers, _, _ = master_data(conn)
     if cost_centers.empty:
         try:
-            cost_centers = ExtractReader(settings.sources_file(), extracts).clean("cost_centers").kept
+            cost_centers = ExtractReader.from_file(settings.sources_file(), extracts).clean("cost_centers").kept
         except (ExtractError, SourcesError):
             return None
     return set(cost_centers["cost_center"].astype(str)) if not cost_centers.empty else None
@@ -222,7 +222,7 @@ def _from_extracts(extracts: str, period: str, config) -> tuple[pd.DataFrame, pd
     notes: list[str] = []
     candidates, examples = [], []
     try:
-        reader = ExtractReader(settings.sources_file(), extracts)
+        reader = ExtractReader.from_file(settings.sources_file(), extracts)
         entities = reader.clean("entities")
         accounts = reader.clean("accounts")
         cost_centers = reader.clean("cost_centers", {"entity": entities.kept["entity"]})

@@ -11,6 +11,7 @@ import ibis
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from allocation_pipeline.core.ingestion.cleaning import EXTRACT_SPECS
 from allocation_pipeline.core.ingestion.extracts import RawTable, read_extract_table
 from allocation_pipeline.core.sources.config import FilesSource, SourcesError, SourcesFile, SqlSource
 from allocation_pipeline.core.sources.sql import connect, copy_into, describe_source, drop_table, raw_table
@@ -29,22 +30,14 @@ class SourcedTable(RawTable):
     in_place: list[str] = field(default_factory=list)
 
 
-def read_line_sources(
-    backend,
-    engine_url: str,
-    sources: SourcesFile | None,
-    extracts_dir: Path | str,
-    extract: str,
-    required: list[str],
-    optional: list[str] = (),
-    period: str | None = None,
-) -> SourcedTable:
-    """Every source of a line extract in the engine `backend` (an Ibis backend whose URL is
+def read_line_sources(backend, engine_url: str, sources: SourcesFile | None, extracts_dir: Path | str, extract: str, period: str) -> SourcedTable:
+    """Every source of a line extract's month in the engine `backend` (an Ibis backend whose URL is
     `engine_url`), rows put together in the order the sources file lists them. A SQL source in
     the engine's own database is read in place; any other is copied into the engine as
     `<extract>_raw_<period>` (`_<n>` after it for a second SQL source). A source that fails raises
     (ExtractError, SourcesError naming the source) and leaves no copy behind."""
     chosen = sources.sources_of(extract) if sources is not None else [FilesSource(kind="files")]
+    required, optional = EXTRACT_SPECS[extract].file_columns()
     result = SourcedTable(extract=extract, table=None, files=[])
     parts, unreadable = [], []
     try:

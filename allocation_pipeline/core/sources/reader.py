@@ -81,13 +81,18 @@ def read_sourced_extract(
 
 
 class ExtractReader:
-    """Extracts read and cleaned outside the pipeline (the command line, the console, the MCP server)
-    as the pipeline's assets read them: from the sources the sources file at `sources_path` names
-    (files when the path is empty). A bad sources file or source raises SourcesError."""
+    """Extracts read and cleaned in pandas from the sources a sources file names (files when there
+    is none), as the pipeline's assets read them: for the command line, the console, the MCP
+    server and the driver history. A bad source raises SourcesError naming it."""
 
-    def __init__(self, sources_path: str | Path | None, extracts_dir: Path | str):
-        self.sources = load_sources(sources_path) if sources_path else None
+    def __init__(self, sources: SourcesFile | None, extracts_dir: Path | str):
+        self.sources = sources
         self.extracts_dir = extracts_dir
+
+    @classmethod
+    def from_file(cls, sources_path: str | Path | None, extracts_dir: Path | str) -> "ExtractReader":
+        """With the sources file at `sources_path` (none when empty); SourcesError when it cannot be used."""
+        return cls(load_sources(sources_path) if sources_path else None, extracts_dir)
 
     def read(self, extract: str, period: str | None = None) -> SourcedExtract:
         required, optional = EXTRACT_SPECS[extract].file_columns()

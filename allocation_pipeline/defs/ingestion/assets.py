@@ -167,9 +167,8 @@ def _raw_lines(lines, warehouse: WarehouseResource, sources: SourcesResource, di
     """The month's raw rows in the engine from the extract's sources, the rows that analysts
     corrected by accepting a suggestion replaced by the corrected rows (None: the extract takes no
     corrections). A source that cannot be read fails the asset with its short message."""
-    required, optional = spec.file_columns()
     try:
-        raw = read_line_sources(lines.backend, lines.url, sources.load(), directory, spec.name, required, optional, period)
+        raw = read_line_sources(lines.backend, lines.url, sources.load(), directory, spec.name, period)
     except (ExtractError, SourcesError) as exc:
         raise dg.Failure(description=str(exc)) from None
     if spec.name not in CORRECTED_EXTRACTS:
