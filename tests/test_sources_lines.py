@@ -1,7 +1,8 @@
 """SQL sources of the line extracts through the gl_lines asset (`dg.materialize` on the small sample
-company): a GL month read from a table of the engine's own DuckDB file (no copy) or of a separate
-PostgreSQL database (streamed into the engine) gives the same kept lines, quarantine and balances
-as the same month read from its CSV file; a missing table or column and an unreachable database
+company): a GL month read from a table of the engine's own database (DuckDB file or PostgreSQL: no
+copy) or of a separate database (PostgreSQL into a DuckDB engine, DuckDB into a PostgreSQL one:
+streamed in) gives the same kept lines, quarantine and balances as the same month read from its
+CSV file; a missing table or column and an unreachable database
 fail the asset with one short message naming the source, and load nothing.
 
 Not covered here: the raw table's shape and copy_into itself (test_sources_sql), the small
@@ -117,12 +118,20 @@ def _same_rows(actual: pd.DataFrame, expected: pd.DataFrame) -> None:
     pd.testing.assert_frame_equal(actual, expected)
 
 
-@pytest.fixture(params=["engine_duckdb_file", pytest.param("separate_postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(
+    params=["engine_duckdb_file", pytest.param("separate_postgres", marks=pytest.mark.postgres), pytest.param("engine_postgres", marks=pytest.mark.postgres),
+            pytest.param("separate_duckdb_into_postgres", marks=pytest.mark.postgres)]
+)
 def where(request, tmp_path):
     """(warehouse and engine URL, source URL, table, whether the rows are copied)."""
     warehouse = f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
     if request.param == "engine_duckdb_file":
         return warehouse, warehouse, "erp.gl_month", False
+    if request.param == "engine_postgres":
+        postgres = request.getfixturevalue("postgres_url")
+        return postgres, postgres, "gl_month", False
+    if request.param == "separate_duckdb_into_postgres":
+        return request.getfixturevalue("postgres_url"), f"duckdb:///{tmp_path / 'replica.duckdb'}", "erp.gl_month", True
     return warehouse, request.getfixturevalue("postgres_url"), "gl_month", True
 
 
