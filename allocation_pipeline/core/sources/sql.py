@@ -162,7 +162,7 @@ def copy_into(expression: ir.Table, target: BaseBackend, name: str, where: str, 
     try:
         for batch in record_batches(expression, chunk_rows):
             if batch.num_rows:
-                target.insert(staging, pa.Table.from_batches([batch]))
+                _append(target, staging, pa.Table.from_batches([batch]))
                 copied += batch.num_rows
     except Exception as exc:
         drop_table(target, staging)
@@ -170,6 +170,16 @@ def copy_into(expression: ir.Table, target: BaseBackend, name: str, where: str, 
     drop_table(target, name)
     _execute(target, f"ALTER TABLE {_quoted(target, staging)} RENAME TO {_quoted(target, name)}")
     return copied
+
+
+def _append(target: BaseBackend, name: str, rows: pa.Table) -> None:
+    if target.name == "postgres":
+        # Ibis inserts into PostgreSQL row by row (executemany); COPY takes a chunk at once.
+        from allocation_pipeline.warehouse.bulk import copy_arrow_into
+
+        copy_arrow_into(target.con, name, rows)
+        return
+    target.insert(name, rows)
 
 
 # Ibis 12's drop_table/rename_table build their DDL with sqlglot expressions that sqlglot 30 renders
