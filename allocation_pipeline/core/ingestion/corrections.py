@@ -14,8 +14,9 @@ from allocation_pipeline.core.ingestion.extracts import ROW_KEY_COLUMNS
 
 APPLIED = "applied"
 KEPT = "kept"
-ROW_CHANGED = "not applied: the row changed since the suggestion was made"
-ROW_GONE = "not applied: the extract has no such row any more"
+NOT_APPLIED = "not applied"
+ROW_CHANGED = f"{NOT_APPLIED}: the row changed since the suggestion was made"
+ROW_GONE = f"{NOT_APPLIED}: the extract has no such row any more"
 OUTCOME_COLUMNS = ["suggestion_id", "source_file", "row_number", "outcome"]
 _THEN = "then__"  # prefix of the correction's columns in the comparison join
 
@@ -30,7 +31,12 @@ class Corrected:
 
     @property
     def applied(self) -> int:
-        return int((~self.outcomes["outcome"].str.startswith("not applied")).sum())
+        return applied_count(self.outcomes)
+
+
+def applied_count(outcomes: pd.DataFrame) -> int:
+    """How many corrections were applied (kept or quarantined again), of OUTCOME_COLUMNS rows."""
+    return int((~outcomes["outcome"].astype(str).str.startswith(NOT_APPLIED)).sum())
 
 
 def apply_corrections(raw: ibis.Table, corrections: pd.DataFrame, execute, upload) -> Corrected:

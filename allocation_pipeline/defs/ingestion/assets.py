@@ -14,7 +14,7 @@ import pandas as pd
 
 from allocation_pipeline import settings
 from allocation_pipeline.core.ingestion.cleaning import EXTRACT_SPECS, CleanResult, ExtractSpec, clean_extract
-from allocation_pipeline.core.ingestion.corrections import Corrected, apply_corrections, settle
+from allocation_pipeline.core.ingestion.corrections import NOT_APPLIED, Corrected, applied_count, apply_corrections, settle
 from allocation_pipeline.core.ingestion.extracts import ExtractError, upload_raw_rows
 from allocation_pipeline.core.ingestion.line_cleaning import ENTITY_CURRENCY, LINE_EXTRACTS, clean_lines, quarantine_frame
 from allocation_pipeline.core.money import format_money
@@ -126,7 +126,7 @@ class LineMonth:
     rows_bad: int
     totals: dict
     balances: pd.DataFrame | None
-    corrections: pd.DataFrame
+    corrections: pd.DataFrame | None
 
 
 def _line_inputs(spec: ExtractSpec) -> dict[str, dg.AssetIn]:
@@ -164,9 +164,10 @@ def _known(spec: ExtractSpec, references: dict[str, pd.DataFrame]) -> dict:
 
 
 def _raw_lines(lines, warehouse: WarehouseResource, sources: SourcesResource, directory: str, spec: ExtractSpec, period: str):
-    """The month's raw rows in the engine from the extract's sources, the rows that analysts
-    corrected by accepting a suggestion replaced by the corrected rows (None: the extract takes no
-    corrections). A source that cannot be read fails the asset with its short message."""
+    """The month's raw rows in the engine, read from the extract's sources, with the rows analysts
+    corrected by accepting a suggestion replaced by the corrected rows; and what became of each
+    correction (None for timesheets, which take none). A source that cannot be read fails the
+    asset with its short message, leaving nothing of it in the engine."""
     try:
         raw = read_line_sources(lines.backend, lines.url, sources.load(), directory, spec.name, period)
     except (ExtractError, SourcesError) as exc:
@@ -253,9 +254,9 @@ def _corrections_metadata(context: dg.AssetExecutionContext, month: LineMonth) -
     outcomes = month.corrections
     if outcomes is None or outcomes.empty:
         return {}
-    applied = int((~outcomes["outcome"].str.startswith("not applied")).sum())
+    applied = applied_count(outcomes)
     context.log.info(f"{month.result.extract}: {applied} row(s) corrected by accepted cost-center suggestions")
-    for row in outcomes[outcomes["outcome"].str.startswith("not applied")].itertuples():
+    for row in outcomes[outcomes["outcome"].str.startswith(NOT_APPLIED)].itertuples():
         context.log.warning(f"suggestion {row.suggestion_id} ({row.source_file} row {row.row_number}): {row.outcome}")
     return {
         "rows_corrected_by_suggestions": dg.MetadataValue.int(applied),
