@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import difflib
 import importlib
 import sys
 import traceback
-from collections.abc import Iterable
 
 # Each module exposes `register(subparsers)`, which adds its parser and sets `func`.
 COMMAND_MODULES = (
@@ -32,14 +30,6 @@ VERBOSE_HELP = "on an unexpected error, show the full traceback"
 
 class CommandError(Exception):
     """A user-facing failure: printed as one clear message, exit status 2, no traceback."""
-
-
-def did_you_mean(word: str, choices: Iterable[str]) -> str:
-    """` (did you mean X?)` for the closest of `choices` to a misspelled `word`, else an empty string."""
-    choices = [str(c) for c in choices]
-    by_case = {c.lower(): c for c in choices}
-    close = difflib.get_close_matches(word.lower(), list(by_case), n=1, cutoff=0.6)
-    return f" (did you mean {by_case[close[0]]}?)" if close else ""
 
 
 def program() -> str:

@@ -16,7 +16,8 @@ import pandas as pd
 import pytest
 
 from allocation_pipeline.core.insights.config import shift_period
-from allocation_pipeline.core.insights.driver_analysis import STATUS_INSUFFICIENT, STATUS_OK, analyse_drivers, key_fit_by_period
+from allocation_pipeline.core.insights.driver_analysis import STATUS_INSUFFICIENT, STATUS_OK, analyse_drivers
+from allocation_pipeline.core.insights.key_fit import key_fit_by_period
 from allocation_pipeline.core.allocation.rules import parse_rules
 
 TOLERANCE_POINTS = 5

@@ -5,6 +5,8 @@ A generated company of six months; only the last month is materialized (as a new
 six. The driver_analysis asset and `allocation analyze` both read the history through
 `core.insights.history.driver_history`: the stored rows (what the period report shows) equal the
 command's analysis of the same pool and month, figure for figure, and the report says six months.
+The anomaly_flags asset reads the same history (issue 13): a rule's key that followed consumption in
+the five earlier months (extracts only) and not in the last is flagged fit_drop and confidence_drop.
 """
 
 from __future__ import annotations
@@ -20,12 +22,14 @@ import sqlalchemy as sa
 
 from allocation_pipeline import cli
 from allocation_pipeline.commands.insights import AnalysisContext
+from allocation_pipeline.core.insights.config import shift_period
 from allocation_pipeline.core.report.html import render_report
 from allocation_pipeline.defs.definitions import build_definitions
 from allocation_pipeline.reporting import run_failures
 from allocation_pipeline.sample.generate import generate_company
 from allocation_pipeline.warehouse.report_store import read_report_data
 from tests.conftest import pipeline_resources
+from tests.test_insights_pipeline import with_headcount_rule
 from tests.test_pipeline import query
 
 PERIOD = "2026-10"
@@ -101,3 +105,36 @@ def test_the_report_shows_the_same_driver_analysis_as_allocation_analyze(company
     with contextlib.redirect_stdout(out):
         assert cli.main(["analyze", "--period", PERIOD, "--pool", POOL, "--rules", str(root / "rules.yaml"), "--extracts", str(root / "extracts")]) == 0
     assert f"{MONTHS} period" in out.getvalue()
+
+
+def test_anomaly_flags_judge_a_key_against_the_months_the_extracts_hold(tmp_path):
+    generate_company(tmp_path, periods=MONTHS, end_period=PERIOD, closed_periods=1, gl_lines_per_period=1000, file_format="csv")
+    # The pool allocated by its planted key, which follows consumption in every month but the last,
+    # where the consumption measured per business unit is reversed.
+    with_headcount_rule(tmp_path)
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        rules.read_text().replace(
+            "method: driver\n    parameters: {driver: headcount}",
+            "method: weighted_drivers\n    parameters: {weights: {cloud_spend: 50, app_licences: 30, it_tickets: 20}}",
+        )
+    )
+    usage = pd.read_csv(tmp_path / "extracts" / "usage_metrics.csv", dtype=str)
+    last = (usage["period"] == PERIOD) & (usage["metric"] == "it_consumption")
+    assert last.sum() == 8
+    usage.loc[last, "value"] = usage.loc[last, "value"].to_numpy()[::-1]
+    usage.to_csv(tmp_path / "extracts" / "usage_metrics.csv", index=False)
+
+    url = f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
+    result = dg.materialize(
+        ASSETS, partition_key=f"{PERIOD}-01", resources=pipeline_resources(tmp_path, url), selection="*anomaly_flags", raise_on_error=False
+    )
+    assert result.success, run_failures(result)
+    assert query(url, "SELECT DISTINCT period FROM driver_values")["period"].tolist() == [PERIOD]
+    flags = query(url, "SELECT kind, severity, rule_id, message FROM anomaly_flags WHERE kind IN ('fit_drop', 'confidence_drop') ORDER BY kind")
+    assert flags["kind"].tolist() == ["confidence_drop", "fit_drop"] and set(flags["rule_id"]) == {POOL}
+    drop = flags["message"].iloc[0]
+    span = f"{shift_period(PERIOD, 1 - MONTHS)} to {shift_period(PERIOD, -1)}"
+    assert f"has lost confidence in {PERIOD}" in drop and f"against strong in most of {span}" in drop
+    checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert checks["driver_keys_keep_their_confidence"].passed is False and checks["driver_fits_hold"].passed is False

@@ -6,7 +6,8 @@ allocation runs, 2026-10 in full) on DuckDB: driver analysis stored with its rec
 stored, their checks failing as warnings; profitability; narratives that state the run's facts;
 the what-if job and `allocation whatif` storing named scenarios (a scenario without changes
 equals the baseline) while allocation runs, lines, history, journal entries and links stay
-exactly as they were; a flag configured to block fails its check as an error and stops the
+exactly as they were; `allocation forecast --whatif` applying a scenario to a forecast month (the
+same baseline with and without a change, only the changed key moving it); a flag configured to block fails its check as an error and stops the
 narratives; re-materializing replaces instead of adding. One month on PostgreSQL as well.
 """
 
@@ -151,6 +152,45 @@ def test_whatif_stores_scenarios_and_never_writes_posted_tables(warehouse, tmp_p
     assert baseline.to_dict() == posted.set_index(["rule_id", "cost_center"])["debit"].sort_index().to_dict()
     weighted = query(url, "SELECT cost_center, difference FROM whatif_results WHERE scenario = 'weighted-it' AND rule_id = 'us_corporate_it'")
     assert weighted.set_index("cost_center").loc["US-BU2", "difference"] < 0
+
+
+def _whatif_table(out: str) -> dict[str, tuple[str, str, str]]:
+    """The per-cost-object table a what-if prints: cost center -> (baseline, scenario, difference)."""
+    table = out.split("Per cost object (net allocated: + received, - given away):\n")[1].split("\n")[1:]
+    rows = {}
+    for line in table:
+        if not line.startswith("  "):
+            break
+        entity, cost_center, currency, *amounts = line.split()
+        rows[cost_center] = tuple(amounts)
+    return rows
+
+
+def test_forecast_whatif_applies_the_scenario_to_a_forecast_month(warehouse, tmp_path, monkeypatch, capsys):
+    company, url, _ = warehouse
+    monkeypatch.setenv("ALLOCATION_DATA_DIR", str(company))
+    monkeypatch.setenv("ALLOCATION_WAREHOUSE_URL", url)
+    outputs = {}
+    for name, text in {
+        "no-change": "name: no-change\n",
+        "weighted-it": "name: weighted-it\nrules:\n  us_corporate_it: {method: weighted_drivers, parameters: {weights: {cloud_spend: 50, app_licences: 30, it_tickets: 20}}}\n",
+    }.items():
+        scenario = tmp_path / f"{name}.yaml"
+        scenario.write_text(text)
+        assert cli.main(["forecast", "--periods", "2", "--no-store", "--whatif", str(scenario), "--month", "2026-12"]) == 0, capsys.readouterr().err
+        outputs[name] = capsys.readouterr().out
+    for name, out in outputs.items():
+        assert f"What-if '{name}' on forecast month 2026-12, built from 2026-10's inputs: " in out
+        assert f"What-if scenario '{name}' for 2026-12 (nothing is posted)" in out
+    same, weighted = _whatif_table(outputs["no-change"]), _whatif_table(outputs["weighted-it"])
+    assert set(same) == set(weighted) and "US-BU2" in same
+    # The same forecast month's baseline both times; only the scenario that changes the key moves it.
+    assert {c: row[0] for c, row in same.items()} == {c: row[0] for c, row in weighted.items()}
+    assert all(row[2] == "0.00" for row in same.values()) and "Changes: none" in outputs["no-change"]
+    assert weighted["US-BU2"][2].startswith("-") and weighted["US-BU2"][1] != weighted["US-BU2"][0]
+    assert "rule us_corporate_it" in outputs["weighted-it"].split("Changes:")[1].split("Per rule:")[0]
+    assert cli.main(["forecast", "--periods", "2", "--no-store", "--whatif", str(tmp_path / "no-change.yaml"), "--month", "2027-05"]) == 2
+    assert "--month 2027-05 is not one of the forecast months (2026-11, 2026-12)" in capsys.readouterr().err
 
 
 def test_a_flag_configured_to_block_fails_its_check_and_stops_what_follows(warehouse, tmp_path):

@@ -20,6 +20,7 @@ import dagster as dg
 import pytest
 
 from allocation_pipeline import cli
+from allocation_pipeline.config.problems import did_you_mean
 from allocation_pipeline.reporting import _root_message
 from allocation_pipeline.settings import DATA_DIR_ENV, EXTRACTS_DIR_ENV, RULES_FILE_ENV, WAREHOUSE_URL_ENV
 from tests.conftest import SAMPLE_PERIOD
@@ -248,15 +249,18 @@ def test_an_unexpected_error_is_one_line_unless_verbose(monkeypatch, capsys):
 
 
 @pytest.mark.parametrize(
-    "word, choices, expected",
+    "word, choices, quoted, expected",
     [
-        ("alloc-001", ["ALLOC-0001", "ALLOC-0002"], " (did you mean ALLOC-0001?)"),
-        ("EE-ENGG", ["EE-ENG", "EE-PRD"], " (did you mean EE-ENG?)"),
-        ("zzz", ["EE-ENG"], ""),
+        ("alloc-001", ["ALLOC-0001", "ALLOC-0002"], False, " (did you mean ALLOC-0001?)"),
+        ("EE-ENGG", ["EE-ENG", "EE-PRD"], False, " (did you mean EE-ENG?)"),
+        ("zzz", ["EE-ENG"], False, ""),
+        # The configuration's messages quote the name; case is ignored there too.
+        ("Floor_Aera", ["floor_area", "headcount"], True, " (did you mean 'floor_area'?)"),
+        ("zzz", ["floor_area"], True, ""),
     ],
 )
-def test_did_you_mean(word, choices, expected):
-    assert cli.did_you_mean(word, choices) == expected
+def test_did_you_mean(word, choices, quoted, expected):
+    assert did_you_mean(word, choices, quoted=quoted) == expected
 
 
 def _error(cls_name: str, message: str, cause=None):

@@ -17,7 +17,7 @@ from pathlib import Path
 import yaml
 
 from allocation_pipeline import settings
-from allocation_pipeline.cli import CommandError, did_you_mean
+from allocation_pipeline.cli import CommandError
 from allocation_pipeline.commands.preview import PERIOD_RE
 
 _FILES_HELP = {
@@ -290,6 +290,7 @@ class AnalysisContext:
     def load(cls, period: str, rules: str | None = None, extracts: str | None = None, pool_id: str | None = None) -> "AnalysisContext":
         """Everything an analysis needs (default files from the settings); a pool id that is not
         configured fails before any extract is read. User errors raise CommandError."""
+        from allocation_pipeline.config.problems import did_you_mean
         from allocation_pipeline.core.insights.config import InsightsConfigError
 
         _check_period(period)
@@ -298,7 +299,7 @@ class AnalysisContext:
             if pool_id is not None:
                 config.pool(pool_id)
         except InsightsConfigError as exc:
-            message = f"{exc}{did_you_mean(pool_id, [p.id for p in config.pools])}" if pool_id is not None else str(exc)
+            message = f"{exc}{did_you_mean(pool_id, [p.id for p in config.pools], quoted=False)}" if pool_id is not None else str(exc)
             raise CommandError(message) from None
         inputs, history = _read_extracts(extracts or settings.extracts_dir(), period, document, config)
         return cls(period, rules_path, rule_set, config, inputs, history)

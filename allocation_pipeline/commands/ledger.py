@@ -8,7 +8,7 @@ import sys
 from contextlib import contextmanager
 
 from allocation_pipeline import settings
-from allocation_pipeline.cli import CommandError, did_you_mean, program
+from allocation_pipeline.cli import CommandError, program
 from allocation_pipeline.core.allocation.rules import RUN_TYPES
 from allocation_pipeline.core.ledger.lifecycle import STATUSES
 
@@ -204,6 +204,7 @@ def _chain(args) -> int:
 def resolve_run_id(conn, typed: str) -> str:
     """The stored id of the run the user typed, in any case (alloc-0004 is ALLOC-0004); an unknown id
     is a command error with the closest existing id suggested."""
+    from allocation_pipeline.config.problems import did_you_mean
     from allocation_pipeline.warehouse.bulk import read_frame
     from allocation_pipeline.warehouse.engine import sql_text
 
@@ -211,13 +212,14 @@ def resolve_run_id(conn, typed: str) -> str:
     by_case = {i.lower(): i for i in ids}
     if typed.lower() in by_case:
         return by_case[typed.lower()]
-    raise CommandError(f"no allocation run {typed}{did_you_mean(typed, ids)}")
+    raise CommandError(f"no allocation run {typed}{did_you_mean(typed, ids, quoted=False)}")
 
 
 def resolve_document_id(conn, typed: str) -> str:
     """The stored id of a document the user typed in any case: a run, a journal entry, a linked
     document or a GL document. A document the warehouse does not know is a command error (with the
     closest known id suggested), not an empty chain."""
+    from allocation_pipeline.config.problems import did_you_mean
     from allocation_pipeline.warehouse.bulk import read_frame
     from allocation_pipeline.warehouse.engine import sql_text
 
@@ -230,5 +232,5 @@ def resolve_document_id(conn, typed: str) -> str:
         return typed if typed in in_gl else in_gl[0]
     raise CommandError(
         f"document {typed} does not exist in the warehouse (no allocation run, journal entry or GL document has that id)"
-        + did_you_mean(typed, known)
+        + did_you_mean(typed, known, quoted=False)
     )

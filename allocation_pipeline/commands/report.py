@@ -53,7 +53,7 @@ def _report(args: argparse.Namespace) -> int:
 def _entities(engine, period: str, typed: list[str]) -> list[str]:
     """The entities the user named, in any case (ee is EE); an unknown one is a command error with
     the closest entity suggested."""
-    from allocation_pipeline.cli import did_you_mean
+    from allocation_pipeline.config.problems import did_you_mean
     from allocation_pipeline.warehouse.report_store import report_entities
 
     with engine.connect() as conn:
@@ -62,5 +62,5 @@ def _entities(engine, period: str, typed: list[str]) -> list[str]:
     unknown = [e for e in typed if e.lower() not in by_case]
     if unknown:
         first = unknown[0]
-        raise CommandError(f"unknown entity {', '.join(unknown)}{did_you_mean(first, known)} (entities in the warehouse: {', '.join(known) or 'none'})")
+        raise CommandError(f"unknown entity {', '.join(unknown)}{did_you_mean(first, known, quoted=False)} (entities in the warehouse: {', '.join(known) or 'none'})")
     return [by_case[e.lower()] for e in typed]

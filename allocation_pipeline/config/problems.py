@@ -229,7 +229,13 @@ def _child(node: Any, part: Any) -> Any:
     return None
 
 
-def did_you_mean(name: str, known: Iterable[str]) -> str:
-    """' (did you mean 'x'?)' for the closest known name, or '' when none is close."""
-    close = difflib.get_close_matches(str(name), [str(k) for k in known], n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
+def did_you_mean(name: str, known: Iterable[str], quoted: bool = True) -> str:
+    """` (did you mean 'x'?)` for the known name closest to a misspelled `name` (difflib, case
+    ignored: alloc-001 finds ALLOC-0001), or '' when none is close. `quoted=False` gives the command
+    line's ` (did you mean x?)` for ids and codes."""
+    by_case = {str(k).lower(): str(k) for k in known}
+    close = difflib.get_close_matches(str(name).lower(), list(by_case), n=1, cutoff=0.6)
+    if not close:
+        return ""
+    match = by_case[close[0]]
+    return f" (did you mean '{match}'?)" if quoted else f" (did you mean {match}?)"

@@ -30,7 +30,7 @@ from allocation_pipeline.core.allocation.allocate import RunDraft
 from allocation_pipeline.core.insights.changes import driver_table, explain_change, method_label, object_key, rule_drivers
 from allocation_pipeline.core.insights.config import InsightsConfig, Thresholds
 from allocation_pipeline.core.insights.confidence import LABELS, STRONG, ConfidenceSettings, key_confidence_by_period
-from allocation_pipeline.core.insights.driver_analysis import key_fit_by_period, key_shares_by_period
+from allocation_pipeline.core.insights.key_fit import key_fit_by_period, key_shares_by_period
 from allocation_pipeline.core.allocation.methods import AllocationMethod
 from allocation_pipeline.core.money import format_money
 from allocation_pipeline.core.allocation.rules import Rule

@@ -3,13 +3,13 @@ once transfers are dropped), iterative runs the seed's passes and keeps their tr
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from allocation_pipeline.config.problems import did_you_mean
 from allocation_pipeline.core.multilevel.inputs import Inputs
 from allocation_pipeline.core.multilevel.levels import column
 from allocation_pipeline.core.multilevel.records import Problem, raise_problems
@@ -90,8 +90,7 @@ def _closing_order(inp: Inputs, base: Structure, order: Sequence | None) -> list
     for pos, name in enumerate(order):
         i = inp.names.get_indexer([name])[0]
         if i < 0:
-            close = difflib.get_close_matches(str(name), [str(n) for n in inp.names], n=1)
-            hint = f" (did you mean {close[0]}?)" if close else ""
+            hint = did_you_mean(name, inp.names, quoted=False)
             problems.append(Problem("order", pos + 1, f"{name!r} is not a cost center of the costs or the matrix{hint}"))
         elif not inp.matrix_sources[i]:
             problems.append(Problem("order", pos + 1, f"{name!r} is not a source in the matrix"))

@@ -71,26 +71,36 @@ def allocation_runs(
     except AllocationError as exc:
         raise dg.Failure(description=f"allocation of {period} failed: {exc}") from exc
     unbalanced = [r for r in outcome.runs if r.total_debit_cents != r.total_credit_cents]
-    problems = [
-        error
-        for r, document in zip(outcome.runs, _batch_contexts(outcome.runs, contexts))
-        for error in validate_run(RunToValidate(run=f"rule {r.rule_id} ({r.entity})", lines=r.lines, accounts=accounts, document=document))
-        if error.rule != "balance"
-    ]
-    stored = None
+    problems = _run_problems(outcome.runs, contexts, accounts)
     flags = _anomaly_flags(rules.path, rule_set, outcome.runs, driver_values)
-    if not unbalanced and not problems:
-        try:
-            with warehouse.get_engine().begin() as conn:
-                stored = store_pipeline_runs(
-                    conn, period, outcome.runs, {r.id: r.approval for r in applicable}, context.run.run_id, flags=flags,
-                    owners={r.id: r.owner for r in applicable if r.owner},
-                )
-        except PostingError as exc:
-            raise dg.Failure(description=f"allocation runs of {period} not stored: {exc}") from exc
+    stored = None if unbalanced or problems else _store_runs(period, outcome.runs, applicable, flags, warehouse, context.run.run_id)
     summary = _runs_summary(outcome.runs, stored)
     yield dg.Output(summary, metadata=_runs_metadata(period, rules.path, rule_set, applicable, outcome, summary, stored, flags))
     yield from _runs_checks(unbalanced, problems)
+
+
+def _run_problems(runs: list, contexts: dict, accounts: pd.DataFrame) -> list:
+    """Each run's validation errors but balance (runs_balance reports that): accounts, lines, amounts
+    and, for a document-linked run, what its document still holds after earlier runs of this batch."""
+    return [
+        error
+        for r, document in zip(runs, _batch_contexts(runs, contexts))
+        for error in validate_run(RunToValidate(run=f"rule {r.rule_id} ({r.entity})", lines=r.lines, accounts=accounts, document=document))
+        if error.rule != "balance"
+    ]
+
+
+def _store_runs(period: str, runs: list, applicable: list, flags: dict, warehouse: WarehouseResource, dagster_run_id: str):
+    """Store the month's runs in one transaction, with each rule's approval policy and owner (a
+    run with a blocking flag is not auto-approved); a refused change stores nothing and fails the step."""
+    try:
+        with warehouse.get_engine().begin() as conn:
+            return store_pipeline_runs(
+                conn, period, runs, {r.id: r.approval for r in applicable}, dagster_run_id, flags=flags,
+                owners={r.id: r.owner for r in applicable if r.owner},
+            )
+    except PostingError as exc:
+        raise dg.Failure(description=f"allocation runs of {period} not stored: {exc}") from exc
 
 
 def _document_sources(warehouse: WarehouseResource, engine: EngineResource, applicable: list, period: str) -> tuple[dict, dict]:

@@ -68,6 +68,20 @@ def driver_analysis(
     period = period_of(context.partition_key)
     config = _config(rules)
     rule_set = rules.load()
+    history, cost_centers = _extract_history("driver analysis", period, config, warehouse, extracts, sources)
+    frame, confidence, reports = _analyse_pools(period, config, rule_set, history, cost_centers)
+    with warehouse.get_engine().begin() as conn:
+        store.replace_period(conn, "driver_analysis", frame, period)
+        store.replace_period(conn, "driver_confidence", confidence, period)
+    return dg.Output(frame, metadata=_analysis_metadata(config, history, frame, confidence, reports))
+
+
+def _extract_history(
+    step: str, period: str, config: InsightsConfig, warehouse: WarehouseResource, extracts: ExtractsResource, sources: SourcesResource
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The driver history of `period`'s analysis window as `allocation analyze` reads it
+    (core.insights.history: every month the extracts hold, materialized or not), and the cost
+    centers of the warehouse it was cleaned against. A bad extract fails `step` naming it."""
     with warehouse.get_engine().connect() as conn:
         cost_centers, _, _ = store.master_data(conn)
     references = {"cost center": cost_centers["cost_center"]}
@@ -76,10 +90,17 @@ def driver_analysis(
         # A source read one month at a time (a FOCUS file pattern holding {period}) gives this
         # month alone as its history, said in the metadata by periods_in_history.
         reader = ExtractReader(sources.load(), extracts.directory)
-        history = driver_history(period, config, lambda name, month: reader.clean(name, references, month, current=period).kept)
+        return driver_history(period, config, lambda name, month: reader.clean(name, references, month, current=period).kept), cost_centers
     except (ExtractError, SourcesError, DriverError) as exc:
-        raise dg.Failure(description=f"driver analysis of {period}: {exc}") from exc
-    frames, reports, confidences = [], [], []
+        raise dg.Failure(description=f"{step} of {period}: {exc}") from exc
+
+
+def _analyse_pools(
+    period: str, config: InsightsConfig, rule_set, history: pd.DataFrame, cost_centers: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """Each insights pool's analysis over `history`: the driver_analysis rows, the driver_confidence
+    rows and the printed reports. A pool whose rule or targets cannot be resolved fails the step."""
+    frames, confidences, reports = [], [], []
     for pool in config.pools:
         try:
             rule = pool_rule(pool, rule_set)
@@ -95,64 +116,73 @@ def driver_analysis(
         reports.append(analysis.report())
     frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     confidence = pd.concat(confidences, ignore_index=True) if confidences else pd.DataFrame(columns=CONFIDENCE_COLUMNS)
-    with warehouse.get_engine().begin() as conn:
-        store.replace_period(conn, "driver_analysis", frame, period)
-        store.replace_period(conn, "driver_confidence", confidence, period)
+    return frame, confidence, reports
+
+
+def _analysis_metadata(config: InsightsConfig, history: pd.DataFrame, frame: pd.DataFrame, confidence: pd.DataFrame, reports: list[str]) -> dict:
+    """What the driver_analysis materialization shows: pools, months of history, a row per pool,
+    the confidence of each and the printed analyses."""
     summary = frame.drop_duplicates("pool_id")[["pool_id", "status", "periods_used", "recommendation", "weighted_r2"]] if not frame.empty else frame
-    return dg.Output(
-        frame,
-        metadata={
-            "pools": dg.MetadataValue.int(len(config.pools)),
-            "periods_in_history": dg.MetadataValue.int(history["period"].nunique()),
-            "by_pool": markdown_table(summary),
-            "confidence": markdown_table(confidence[["pool_id", "label", "p_value", "oos_r2", "all_units_r2", "proposed"]]),
-            "analysis": dg.MetadataValue.md("\n\n".join(f"```\n{r}\n```" for r in reports) or "_no insights pools configured_"),
-        },
-    )
+    return {
+        "pools": dg.MetadataValue.int(len(config.pools)),
+        "periods_in_history": dg.MetadataValue.int(history["period"].nunique()),
+        "by_pool": markdown_table(summary),
+        "confidence": markdown_table(confidence[["pool_id", "label", "p_value", "oos_r2", "all_units_r2", "proposed"]]),
+        "analysis": dg.MetadataValue.md("\n\n".join(f"```\n{r}\n```" for r in reports) or "_no insights pools configured_"),
+    }
 
 
 @dg.asset(
     group_name="insights",
     partitions_def=fiscal_month_partitions,
-    deps=["allocation_runs", "driver_values"],
+    deps=["allocation_runs", "driver_values", "cost_centers", "headcount", "usage_metrics", "timesheets"],
     kinds={"pandas"},
     check_specs=[dg.AssetCheckSpec(name, asset="anomaly_flags", blocking=True, description=text) for name, text in FLAG_CHECKS.values()],
 )
-def anomaly_flags(context: dg.AssetExecutionContext, warehouse: WarehouseResource, rules: RulesResource):
+def anomaly_flags(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, rules: RulesResource, extracts: ExtractsResource, sources: SourcesResource
+):
     """Anomaly flags of the month's rule runs: shares far from consumption, unit costs far from peers,
-    jumps against the previous month, and keys whose fit dropped; each with severity, figures and a sentence."""
+    jumps against the previous month, and keys whose fit or confidence dropped against the driver
+    history `allocation analyze` reads (every month the extracts hold, not only those materialized);
+    each with severity, figures and a sentence."""
     period = period_of(context.partition_key)
-    previous = shift_period(period, -1)
     config = _config(rules)
     by_id = _rules_by_id(rules)
+    history, _ = _extract_history("anomaly flags", period, config, warehouse, extracts, sources)
     with warehouse.get_engine().connect() as conn:
         lines = store.rule_run_lines(conn, period)
-        previous_lines = store.rule_run_lines(conn, previous)
-        history = store.driver_history(conn, shift_period(period, -(config.history_periods - 1)), period)
-    values = history[history["period"] == period]
-    previous_values = history[history["period"] == previous]
-    flags: list[Flag] = []
-    if not lines.empty:
-        flags = detect_flags(
-            period, allocations_from_lines(lines, by_id), values, config, by_id,
-            previous=allocations_from_lines(previous_lines, by_id) if not previous_lines.empty else None,
-            previous_driver_values=previous_values, history=history,
-        )
+        previous_lines = store.rule_run_lines(conn, shift_period(period, -1))
+    flags = _month_flags(period, config, by_id, history, lines, previous_lines)
     with warehouse.get_engine().begin() as conn:
         store.store_flags(conn, period, flags)
     frame = flags_frame(flags)
-    yield dg.Output(
-        frame,
-        metadata={
-            "flags": dg.MetadataValue.int(len(flags)),
-            "blocking": dg.MetadataValue.int(sum(f.blocking for f in flags)),
-            "runs_checked": dg.MetadataValue.int(lines["run_id"].nunique() if not lines.empty else 0),
-            "by_kind": markdown_table(frame.groupby(["kind", "severity"]).size().reset_index(name="flags") if not frame.empty else frame),
-            "flag_list": markdown_table(frame[["severity", "kind", "rule_id", "cost_object", "message"]] if not frame.empty else frame),
-        },
-    )
+    yield dg.Output(frame, metadata=_flags_metadata(frame, flags, lines))
     for kind, (check, _) in FLAG_CHECKS.items():
         yield _check_result(check, [f for f in flags if f.kind == kind])
+
+
+def _month_flags(period: str, config: InsightsConfig, by_id: dict, history: pd.DataFrame, lines: pd.DataFrame, previous_lines: pd.DataFrame) -> list[Flag]:
+    """The flags of the month's rule run lines against the previous month's and the driver history."""
+    if lines.empty:
+        return []
+    previous = shift_period(period, -1)
+    return detect_flags(
+        period, allocations_from_lines(lines, by_id), history[history["period"] == period], config, by_id,
+        previous=allocations_from_lines(previous_lines, by_id) if not previous_lines.empty else None,
+        previous_driver_values=history[history["period"] == previous], history=history,
+    )
+
+
+def _flags_metadata(frame: pd.DataFrame, flags: list[Flag], lines: pd.DataFrame) -> dict:
+    """What the anomaly_flags materialization shows: counts, runs checked, flags by kind and the list."""
+    return {
+        "flags": dg.MetadataValue.int(len(flags)),
+        "blocking": dg.MetadataValue.int(sum(f.blocking for f in flags)),
+        "runs_checked": dg.MetadataValue.int(lines["run_id"].nunique() if not lines.empty else 0),
+        "by_kind": markdown_table(frame.groupby(["kind", "severity"]).size().reset_index(name="flags") if not frame.empty else frame),
+        "flag_list": markdown_table(frame[["severity", "kind", "rule_id", "cost_object", "message"]] if not frame.empty else frame),
+    }
 
 
 @dg.asset(
@@ -180,18 +210,21 @@ def profitability(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     flags = unprofitable_flags(table, config)
     with warehouse.get_engine().begin() as conn:
         store.replace_period(conn, "profitability", table, period)
-    shown = table.assign(
-        **{c.removesuffix("_cents"): [format_money(v) for v in table[c]] for c in ("revenue_cents", "direct_cost_cents", "allocated_cost_cents", "margin_cents")}
-    )[["entity", "cost_center", "currency", "revenue", "direct_cost", "allocated_cost", "margin", "margin_percent", "turned_unprofitable"]]
-    yield dg.Output(
-        table,
-        metadata={
-            "cost_centers_with_revenue": dg.MetadataValue.int(len(table)),
-            "turned_unprofitable": dg.MetadataValue.int(len(flags)),
-            "by_cost_center": markdown_table(shown),
-        },
-    )
+    yield dg.Output(table, metadata=_profitability_metadata(table, flags))
     yield _check_result("allocation_leaves_objects_profitable", flags)
+
+
+def _profitability_metadata(table: pd.DataFrame, flags: list[Flag]) -> dict:
+    """Cost centers with revenue, how many allocation turned unprofitable, and the table in money."""
+    money = ("revenue_cents", "direct_cost_cents", "allocated_cost_cents", "margin_cents")
+    shown = table.assign(**{c.removesuffix("_cents"): [format_money(v) for v in table[c]] for c in money})[
+        ["entity", "cost_center", "currency", "revenue", "direct_cost", "allocated_cost", "margin", "margin_percent", "turned_unprofitable"]
+    ]
+    return {
+        "cost_centers_with_revenue": dg.MetadataValue.int(len(table)),
+        "turned_unprofitable": dg.MetadataValue.int(len(flags)),
+        "by_cost_center": markdown_table(shown),
+    }
 
 
 @dg.asset(group_name="insights", partitions_def=fiscal_month_partitions, deps=["anomaly_flags", "profitability"], kinds={"pandas"})
@@ -199,9 +232,16 @@ def allocation_narratives(context: dg.AssetExecutionContext, warehouse: Warehous
     """The month's allocation explained in sentences, for the month and for each rule: amounts, methods and
     drivers, largest receivers, largest changes against the previous month and why, flags, profitability."""
     period = period_of(context.partition_key)
+    frame = _month_narratives(period, _config(rules), _rules_by_id(rules), warehouse)
+    with warehouse.get_engine().begin() as conn:
+        store.replace_period(conn, "narratives", frame.rename(columns={"text": "narrative"}), period)
+    return dg.Output(frame, metadata=_narrative_metadata(frame))
+
+
+def _month_narratives(period: str, config: InsightsConfig, by_id: dict, warehouse: WarehouseResource) -> pd.DataFrame:
+    """The narratives of `period` (scope, rule_id, entity, text) from what the warehouse holds for it
+    and the previous month: run lines, driver values, stored flags and profitability."""
     previous = shift_period(period, -1)
-    config = _config(rules)
-    by_id = _rules_by_id(rules)
     with warehouse.get_engine().connect() as conn:
         lines = store.rule_run_lines(conn, period)
         previous_lines = store.rule_run_lines(conn, previous)
@@ -210,20 +250,19 @@ def allocation_narratives(context: dg.AssetExecutionContext, warehouse: Warehous
         table = store.period_profitability(conn, period)
     if not table.empty:
         flags += unprofitable_flags(table, config)
-    frame = narratives(
+    return narratives(
         period, lines, by_id, values[values["period"] == period], flags, previous, previous_lines,
         values[values["period"] == previous], table if not table.empty else None,
     )
-    with warehouse.get_engine().begin() as conn:
-        store.replace_period(conn, "narratives", frame.rename(columns={"text": "narrative"}), period)
-    return dg.Output(
-        frame,
-        metadata={
-            "period_narrative": dg.MetadataValue.md(frame["text"].iloc[0]),
-            "rules": dg.MetadataValue.int(int((frame["scope"] == "rule").sum())),
-            "by_rule": dg.MetadataValue.md("\n\n".join(f"**{r.rule_id}** ({r.entity}): {r.text}" for r in frame.iloc[1:].itertuples()) or "_no runs_"),
-        },
-    )
+
+
+def _narrative_metadata(frame: pd.DataFrame) -> dict:
+    """The month's narrative, how many rules have one, and each rule's."""
+    return {
+        "period_narrative": dg.MetadataValue.md(frame["text"].iloc[0]),
+        "rules": dg.MetadataValue.int(int((frame["scope"] == "rule").sum())),
+        "by_rule": dg.MetadataValue.md("\n\n".join(f"**{r.rule_id}** ({r.entity}): {r.text}" for r in frame.iloc[1:].itertuples()) or "_no runs_"),
+    }
 
 
 class ForecastConfig(dg.Config):
@@ -246,16 +285,18 @@ def allocation_forecasts(context: dg.AssetExecutionContext, config: ForecastConf
     frame = forecasts_frame(forecasts, period)
     with warehouse.get_engine().begin() as conn:
         store.store_forecasts(conn, period, frame)
+    return dg.Output(frame, metadata=_forecast_metadata(forecasts, frame))
+
+
+def _forecast_metadata(forecasts: list, frame: pd.DataFrame) -> dict:
+    """How many series were forecast (and how many had no history), the pools' forecasts and their sentences."""
     pools = frame[frame["kind"] == "pool"][["series", "entity", "period", "mean", "lower", "upper", "backtest_mape"]]
-    return dg.Output(
-        frame,
-        metadata={
-            "series": dg.MetadataValue.int(len(forecasts)),
-            "forecast_without_history": dg.MetadataValue.int(sum(f.forecast.empty for f in forecasts)),
-            "pools": markdown_table(pools),
-            "sentences": dg.MetadataValue.md("\n".join(f"- {f.sentence}" for f in forecasts if f.kind == "pool") or "_no pools_"),
-        },
-    )
+    return {
+        "series": dg.MetadataValue.int(len(forecasts)),
+        "forecast_without_history": dg.MetadataValue.int(sum(f.forecast.empty for f in forecasts)),
+        "pools": markdown_table(pools),
+        "sentences": dg.MetadataValue.md("\n".join(f"- {f.sentence}" for f in forecasts if f.kind == "pool") or "_no pools_"),
+    }
 
 
 def _check_result(check: str, flags: list[Flag]) -> dg.AssetCheckResult:

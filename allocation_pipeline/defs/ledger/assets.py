@@ -31,26 +31,29 @@ def journal_entries(context: dg.AssetExecutionContext, warehouse: WarehouseResou
     with engine.connect() as conn:
         entries = entries_for_period(conn, period)
         unbalanced = unbalanced_entries(conn, period)
-    shown = entries.assign(total=[format_money(c) for c in entries["total_debit_cents"]]).drop(columns=["total_debit_cents"])
-    yield dg.Output(
-        entries,
-        metadata={
-            "posted_now": dg.MetadataValue.int(len(posted)),
-            "posted_now_entries": dg.MetadataValue.text(", ".join(f"{p.run_id} -> {p.entry_id}" for p in posted) or "-"),
-            "entries_in_period": dg.MetadataValue.int(len(entries)),
-            "dagster/row_count": dg.MetadataValue.int(len(entries)),
-            "reversals_in_period": dg.MetadataValue.int(int(entries["reverses_entry_id"].notna().sum())),
-            "total_by_currency": totals_by_currency(entries, "total_debit_cents"),
-            "entries": markdown_table(shown),
-            "dagster_run_id": dg.MetadataValue.text(context.run.run_id),
-            **console_links(f"/runs?period={period}&status=posted", {e: f"/documents/{e}" for e in entries["entry_id"]}),
-        },
-    )
+    yield dg.Output(entries, metadata=_entries_metadata(period, posted, entries, context.run.run_id))
     yield dg.AssetCheckResult(
         check_name="entries_balance",
         passed=unbalanced.empty,
         metadata={"unbalanced_entries": dg.MetadataValue.int(len(unbalanced)), "details": markdown_table(unbalanced)},
     )
+
+
+def _entries_metadata(period: str, posted: list, entries: pd.DataFrame, dagster_run_id: str) -> dict:
+    """What the journal_entries materialization shows: what was posted now (run -> entry), the
+    period's entries and reversals, totals per currency, the entries table and console links."""
+    shown = entries.assign(total=[format_money(c) for c in entries["total_debit_cents"]]).drop(columns=["total_debit_cents"])
+    return {
+        "posted_now": dg.MetadataValue.int(len(posted)),
+        "posted_now_entries": dg.MetadataValue.text(", ".join(f"{p.run_id} -> {p.entry_id}" for p in posted) or "-"),
+        "entries_in_period": dg.MetadataValue.int(len(entries)),
+        "dagster/row_count": dg.MetadataValue.int(len(entries)),
+        "reversals_in_period": dg.MetadataValue.int(int(entries["reverses_entry_id"].notna().sum())),
+        "total_by_currency": totals_by_currency(entries, "total_debit_cents"),
+        "entries": markdown_table(shown),
+        "dagster_run_id": dg.MetadataValue.text(dagster_run_id),
+        **console_links(f"/runs?period={period}&status=posted", {e: f"/documents/{e}" for e in entries["entry_id"]}),
+    }
 
 
 defs = dg.Definitions(assets=[journal_entries])

@@ -58,18 +58,34 @@ def multilevel_allocation(
     or direct, solved exactly), stored like every run and traced to its cost center of origin in
     `multilevel_origins`. A closed cycle fails the month naming it; nothing is stored then."""
     period = period_of(context.partition_key)
+    outcome = _solve(period, rules, warehouse, allocation_matrix, cost_centers, entities)
+    problems = [
+        error
+        for draft in outcome.drafts
+        for error in validate_run(RunToValidate(run=f"multilevel {draft.rule_id} ({draft.entity})", lines=draft.lines, accounts=accounts))
+    ]
+    stored, origins = (None, origin_table(period, outcome.solves, {})) if problems else _store(period, outcome, warehouse, context.run.run_id)
+    yield dg.Output(origins, metadata=_metadata(outcome, stored, len(origins)))
+    yield _runs_valid(problems)
+    yield _well_conditioned(outcome)
+
+
+def _solve(
+    period: str, rules: RulesResource, warehouse: WarehouseResource, allocation_matrix: pd.DataFrame, cost_centers: pd.DataFrame, entities: pd.DataFrame
+) -> MultilevelOutcome:
+    """The month's multi-level solves and draft runs, from the GL balances left after every other run
+    of the period (the rules', submitted ones). A bad `multilevel:` section or a closed cycle fails
+    the step, naming the cycles in its metadata."""
     try:
         specs = rules.load_multilevel().for_period(period)
     except MultilevelConfigError as exc:
         raise dg.Failure(description=f"multi-level allocation of {period} failed: {exc}") from exc
-    engine = warehouse.get_engine()
-    with engine.connect() as conn:
-        # Own cost is measured after every other run of the period (the rules', submitted ones).
+    with warehouse.get_engine().connect() as conn:
         run_lines = read_frame(conn, sql_text("select_period_run_lines"), {"period": period, "exclude_origin": ORIGIN})
         quarantined = read_frame(conn, sql_text("select_quarantine_rows"), {"extract": "allocation_matrix", "partition_key": period})
     balances = balances_after_runs(month_balances(warehouse, period), run_lines)
     try:
-        outcome = allocate_multilevel(period, specs, balances, allocation_matrix, cost_centers, entities, quarantined)
+        return allocate_multilevel(period, specs, balances, allocation_matrix, cost_centers, entities, quarantined)
     except MultilevelRunError as exc:
         cycles = "\n".join(f"- {', '.join(cycle)}" for cycle in exc.cycles) or "_none_"
         raise dg.Failure(
@@ -77,35 +93,55 @@ def multilevel_allocation(
             metadata={"closed_cycles": dg.MetadataValue.md(cycles)},
         ) from exc
 
-    problems = [
-        error
-        for draft in outcome.drafts
-        for error in validate_run(RunToValidate(run=f"multilevel {draft.rule_id} ({draft.entity})", lines=draft.lines, accounts=accounts))
-    ]
-    stored = None
-    origins = origin_table(period, outcome.solves, {})
-    if not problems:
-        approvals = {item.spec.id: item.spec.approval for item in outcome.solves}
-        try:
-            with engine.begin() as conn:
-                stored = store_pipeline_runs(conn, period, outcome.drafts, approvals, context.run.run_id, origin=ORIGIN)
-                origins = origin_table(period, outcome.solves, stored.run_ids)
-                replace_rows(conn, "multilevel_origins", origins, {"period": period})
-        except PostingError as exc:
-            raise dg.Failure(description=f"multi-level allocation of {period} refused, nothing stored: {exc}") from exc
 
-    yield dg.Output(origins, metadata=_metadata(outcome, stored, len(origins)))
-    yield dg.AssetCheckResult(
+def _store(period: str, outcome: MultilevelOutcome, warehouse: WarehouseResource, dagster_run_id: str) -> tuple:
+    """Store the month's multi-level runs and their origins in one transaction: (what was stored,
+    the origins table with the stored run ids). A refused change (a posted run) stores nothing."""
+    approvals = {item.spec.id: item.spec.approval for item in outcome.solves}
+    try:
+        with warehouse.get_engine().begin() as conn:
+            stored = store_pipeline_runs(conn, period, outcome.drafts, approvals, dagster_run_id, origin=ORIGIN)
+            origins = origin_table(period, outcome.solves, stored.run_ids)
+            replace_rows(conn, "multilevel_origins", origins, {"period": period})
+    except PostingError as exc:
+        raise dg.Failure(description=f"multi-level allocation of {period} refused, nothing stored: {exc}") from exc
+    return stored, origins
+
+
+def _runs_valid(problems: list) -> dg.AssetCheckResult:
+    """The blocking check multilevel_runs_valid, with the validation errors found."""
+    return dg.AssetCheckResult(
         check_name="multilevel_runs_valid",
         passed=not problems,
         metadata={"errors": dg.MetadataValue.int(len(problems)), "details": dg.MetadataValue.md("\n".join(f"- {e}" for e in problems) or "_no errors_")},
     )
-    yield _well_conditioned(outcome)
 
 
 def _metadata(outcome: MultilevelOutcome, stored, origin_rows: int) -> dict:
-    run_ids = stored.run_ids if stored is not None else {}
-    by_entity = pd.DataFrame(
+    """What the multilevel_allocation materialization shows: runs, methods, residuals, a row per
+    entity, cycles, warnings, the largest final costs, notes and what was stored."""
+    warnings = [f"{s.spec.entity}: {w}" for s in outcome.solves for w in s.result.warnings]
+    metadata = {
+        "runs": dg.MetadataValue.int(len(outcome.drafts)),
+        "method": dg.MetadataValue.text(", ".join(f"{s.spec.entity} {s.spec.method_name}" for s in outcome.solves) or "-"),
+        "residual": dg.MetadataValue.float(max((s.result.residual for s in outcome.solves), default=0.0)),
+        "relative_residual": dg.MetadataValue.float(max((s.result.relative_residual for s in outcome.solves), default=0.0)),
+        "by_entity": markdown_table(_by_entity(outcome, stored.run_ids if stored is not None else {})),
+        "cycles": markdown_table(_cycles(outcome)),
+        "warnings": dg.MetadataValue.md("\n".join(f"- {w}" for w in warnings) or "_none_"),
+        "largest_finals": markdown_table(_largest_finals(outcome)),
+        "notes": dg.MetadataValue.md("\n".join(f"- {n}" for n in outcome.notes) or "_none_"),
+        "origin_rows": dg.MetadataValue.int(origin_rows),
+    }
+    if stored is not None:
+        for name in ("created", "recalculated", "unchanged", "superseded", "approved"):
+            metadata[f"runs_{name}"] = dg.MetadataValue.text(", ".join(getattr(stored, name)) or "-")
+    return metadata
+
+
+def _by_entity(outcome: MultilevelOutcome, run_ids: dict) -> pd.DataFrame:
+    """One row per solve: its stored run (or -), method, size, own cost, what it passed on and its residuals."""
+    return pd.DataFrame(
         [
             {
                 "run_id": run_ids.get(f"{s.spec.id}@{s.spec.entity}", "-"),
@@ -124,10 +160,12 @@ def _metadata(outcome: MultilevelOutcome, stored, origin_rows: int) -> dict:
         ],
         columns=["run_id", "id", "entity", "method", "matrix_rows", "cost_centers", "own_cost", "passed_on", "currency", "residual", "relative_residual"],
     )
-    cycles = _cycles(outcome)
-    results = results_table(outcome.solves)
-    largest = results.sort_values("final_cents", ascending=False, kind="stable").head(LARGEST_FINALS)
-    largest = pd.DataFrame(
+
+
+def _largest_finals(outcome: MultilevelOutcome) -> pd.DataFrame:
+    """The LARGEST_FINALS cost centers with the largest final cost: own, received, final, retention."""
+    largest = results_table(outcome.solves).sort_values("final_cents", ascending=False, kind="stable").head(LARGEST_FINALS)
+    return pd.DataFrame(
         {
             "entity": largest["entity"],
             "cost_center": largest["cost_center"],
@@ -137,23 +175,6 @@ def _metadata(outcome: MultilevelOutcome, stored, origin_rows: int) -> dict:
             "retention": [f"{r:.2%}" for r in largest["retention"]],
         }
     )
-    warnings = [f"{s.spec.entity}: {w}" for s in outcome.solves for w in s.result.warnings]
-    metadata = {
-        "runs": dg.MetadataValue.int(len(outcome.drafts)),
-        "method": dg.MetadataValue.text(", ".join(f"{s.spec.entity} {s.spec.method_name}" for s in outcome.solves) or "-"),
-        "residual": dg.MetadataValue.float(max((s.result.residual for s in outcome.solves), default=0.0)),
-        "relative_residual": dg.MetadataValue.float(max((s.result.relative_residual for s in outcome.solves), default=0.0)),
-        "by_entity": markdown_table(by_entity),
-        "cycles": markdown_table(cycles),
-        "warnings": dg.MetadataValue.md("\n".join(f"- {w}" for w in warnings) or "_none_"),
-        "largest_finals": markdown_table(largest),
-        "notes": dg.MetadataValue.md("\n".join(f"- {n}" for n in outcome.notes) or "_none_"),
-        "origin_rows": dg.MetadataValue.int(origin_rows),
-    }
-    if stored is not None:
-        for name in ("created", "recalculated", "unchanged", "superseded", "approved"):
-            metadata[f"runs_{name}"] = dg.MetadataValue.text(", ".join(getattr(stored, name)) or "-")
-    return metadata
 
 
 def _cycles(outcome: MultilevelOutcome) -> pd.DataFrame:
