@@ -116,3 +116,16 @@ def pipeline_resources(company: Path, url: str) -> dict:
         "rules": RulesResource(path=str(company / "rules.yaml")),
         "sources": SourcesResource(),
     }
+
+
+def query_frame(url: str, sql: str, **params):
+    """The rows a query returns from the warehouse at `url`, as a frame (bound parameters only)."""
+    from allocation_pipeline.warehouse.bulk import read_frame
+    from allocation_pipeline.warehouse.engine import make_engine
+
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return read_frame(conn, sa.text(sql), params)
+    finally:
+        engine.dispose()

@@ -145,6 +145,17 @@ def test_preparers_and_approvers_accept_or_reject_and_are_recorded_as_who_decide
     assert "0 open, 1 accepted, 1 rejected" in page and 'class="accept"' not in page
     # The period page and the file show the decisions too.
     assert 'data-suggestion="%s" data-status="accepted"' % IDS[0] in _static(url)
+    # An accepted line waits for the month's next run, then shows what that run did with it.
+    assert f'<span class="muted applied">re-enters {SAMPLE_PERIOD} on its next run</span>' in page
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            outcome = pd.DataFrame({"suggestion_id": [IDS[0]], "source_file": ["gl.csv"], "row_number": [4], "outcome": ["kept"]})
+            suggestion_store.record_corrections(conn, "gl_lines", SAMPLE_PERIOD, outcome, "0123456789abcdef")
+    finally:
+        engine.dispose()
+    page = ann.get(REVIEW).text
+    assert '<span class="muted applied">kept (run 01234567, ' in page and '"muted applied">re-enters' not in page
 
 
 def test_a_viewer_sees_the_suggestions_but_cannot_decide_and_a_post_needs_the_csrf_token(app):

@@ -9,7 +9,7 @@ decisions feed the next training (an accepted correction changes the next sugges
 cost center is not offered again); decisions are recorded once, with who and when, and bad ones
 are refused with a clear message; accepted corrections come back in the extract's column layout
 with provenance, ready to re-enter the month; the CLI end to end on the sample company with a
-DuckDB warehouse under tmp_path. Not covered here: the ingestion merge itself (see README).
+DuckDB warehouse under tmp_path. Not covered here: the ingestion merge itself (test_suggestions_reentry).
 """
 
 from __future__ import annotations

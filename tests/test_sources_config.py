@@ -67,17 +67,19 @@ def test_the_resource_reads_files_without_a_sources_file_and_takes_the_env_var(m
     monkeypatch.delenv(settings.SOURCES_FILE_ENV, raising=False)
     assert sources_resource().path == "" and SourcesResource().load() is None
     path = tmp_path / "sources.yaml"
-    path.write_text(yaml.safe_dump(_readme_examples()[2]))
+    path.write_text(yaml.safe_dump(_readme_examples()[3]))
     monkeypatch.setenv(settings.SOURCES_FILE_ENV, str(path))
     resource = sources_resource()
     import dagster as dg
 
     with dg.build_resources({"sources": resource}) as built:
         assert isinstance(built.sources.load().sources_of("headcount")[0], ExcelSource)
+    # A resource made before the variable was set (definitions imported earlier) reads it when used.
+    assert isinstance(SourcesResource().load().sources_of("headcount")[0], ExcelSource)
 
 
 def test_the_readme_examples_load_and_read(tmp_path):
-    sql, focus, excel = _readme_examples()
+    sql, _, focus, excel = _readme_examples()  # the line extracts example: test_sources_lines
     assert [type(s) for s in parse_sources(sql).sources_of("gl_lines")] == [SqlSource]
     assert [type(s) for s in parse_sources(focus).sources_of("usage_metrics")][1] is FocusSource
 

@@ -19,9 +19,8 @@ from allocation_pipeline import cli
 from allocation_pipeline.defs.definitions import build_definitions
 from allocation_pipeline.defs.sources.resources import SourcesResource
 from allocation_pipeline.reporting import run_failures
-from allocation_pipeline.warehouse.bulk import read_frame
-from allocation_pipeline.warehouse.engine import make_engine
 from tests.conftest import SAMPLE_PARTITION, SAMPLE_PERIOD, pipeline_resources
+from tests.conftest import query_frame as _query
 from tests.sources_files import Charge, write_focus, write_workbook
 
 ASSETS = list(build_definitions().assets)
@@ -74,17 +73,6 @@ def world(sample_company_template, tmp_path_factory):
     result = dg.materialize(ASSETS, partition_key=SAMPLE_PARTITION, resources=_resources(company, url, sources), instance=instance, raise_on_error=False)
     assert result.success, run_failures(result)
     return {"company": company, "url": url, "sources": sources, "result": result, "instance": instance}
-
-
-def _query(url: str, sql: str, **params) -> pd.DataFrame:
-    import sqlalchemy as sa
-
-    engine = make_engine(url)
-    try:
-        with engine.connect() as conn:
-            return read_frame(conn, sa.text(sql), params)
-    finally:
-        engine.dispose()
 
 
 def test_workbook_rows_are_quarantined_with_their_cell(world):

@@ -14,7 +14,6 @@ import argparse
 import datetime
 from pathlib import Path
 
-import pandas as pd
 import yaml
 
 from allocation_pipeline import settings
@@ -22,7 +21,7 @@ from allocation_pipeline.cli import CommandError
 from allocation_pipeline.commands.preview import PERIOD_RE
 
 _FILES_HELP = {
-    "extracts": f"extracts directory (default ${settings.EXTRACTS_DIR_ENV} or <data>/extracts)",
+    "extracts": f"extracts directory (default ${settings.EXTRACTS_DIR_ENV} or <data>/extracts; extracts that ${settings.SOURCES_FILE_ENV} names are read from their sources)",
     "rules": f"rules file (default ${settings.RULES_FILE_ENV} or <data>/rules.yaml)",
 }
 
@@ -378,29 +377,26 @@ def _rules_document(path: str) -> dict:
 
 
 def _read_extracts(extracts: str, period: str, document: dict, config=None):
-    """The period's inputs cleaned as the pipeline cleans them (quarantined rows left out), and,
-    with an insights `config`, the driver values of its analysis window (hours only when a pool
-    names them: timesheets are one file per month)."""
+    """The period's inputs read from the same sources and cleaned as the pipeline cleans them
+    (quarantined rows left out), and, with an insights `config`, the driver values of its analysis
+    window (hours only when a pool names them: timesheets are one file per month)."""
     from allocation_pipeline.core.allocation.allocate import gl_balances
-    from allocation_pipeline.core.ingestion.cleaning import EXTRACT_SPECS, clean_extract
     from allocation_pipeline.core.allocation.drivers import DriverError
-    from allocation_pipeline.core.ingestion.extracts import ExtractError, read_extract
+    from allocation_pipeline.core.ingestion.extracts import ExtractError
     from allocation_pipeline.core.insights.history import driver_history
     from allocation_pipeline.core.insights.whatif import PeriodInputs
-
-    def clean(name: str, references: dict | None = None, wanted: str | None = None) -> pd.DataFrame:
-        spec = EXTRACT_SPECS[name]
-        required, optional = spec.file_columns()
-        return clean_extract(read_extract(extracts, name, required, optional, period=wanted), spec, references, period=wanted).kept
+    from allocation_pipeline.core.sources.config import SourcesError
+    from allocation_pipeline.core.sources.reader import ExtractReader
 
     try:
-        entities = clean("entities")
-        accounts = clean("accounts")
-        cost_centers = clean("cost_centers", {"entity": entities["entity"]})
+        reader = ExtractReader.from_file(settings.sources_file(), extracts)
+        entities = reader.clean("entities").kept
+        accounts = reader.clean("accounts").kept
+        cost_centers = reader.clean("cost_centers", {"entity": entities["entity"]}).kept
         references = {"entity": entities["entity"], "account": accounts["account"], "cost center": cost_centers["cost_center"]}
-        gl_lines = clean("gl_lines", references, period)
-        history = driver_history(period, config, lambda name, month: clean(name, references, month))
-    except (ExtractError, DriverError) as exc:
+        gl_lines = reader.clean("gl_lines", references, period).kept
+        history = driver_history(period, config, lambda name, month: reader.clean(name, references, month, current=period).kept)
+    except (ExtractError, SourcesError, DriverError) as exc:
         raise CommandError(str(exc)) from None
     current = history[history["period"] == period].reset_index(drop=True)
     inputs = PeriodInputs(period, gl_balances(gl_lines), current, cost_centers, entities, document)

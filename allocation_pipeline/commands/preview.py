@@ -32,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("rule", metavar="RULE", help="the rule id")
     parser.add_argument("--period", required=True, metavar="YYYY-MM", help="the fiscal month")
-    parser.add_argument("--extracts", metavar="DIR", help=f"extracts directory (default ${settings.EXTRACTS_DIR_ENV} or <data>/extracts)")
+    parser.add_argument("--extracts", metavar="DIR", help=f"extracts directory (default ${settings.EXTRACTS_DIR_ENV} or <data>/extracts; extracts that ${settings.SOURCES_FILE_ENV} names are read from their sources)")
     parser.add_argument("--rules", metavar="FILE", help=f"rules file (default ${settings.RULES_FILE_ENV} or <data>/rules.yaml)")
     parser.add_argument("--method", help="preview with this method instead of the rule's own (RULE may then name an insights pool without a rule)")
     parser.add_argument("--parameters", metavar="JSON", help='the method\'s parameters as JSON, e.g. \'{"weights": {"cloud_spend": 50, "it_tickets": 50}}\'')
@@ -67,20 +67,19 @@ class PeriodData:
 
 
 def read_period(extracts_dir: Path | str, period: str, with_matrix: bool = False) -> PeriodData:
-    """Read and clean one period's extracts with the core, as the pipeline's assets do (the
-    allocation matrix too when `with_matrix`, for a multi-level preview)."""
-    from allocation_pipeline.core.ingestion.cleaning import EXTRACT_SPECS, clean_extract
+    """Read and clean one period's extracts with the core, as the pipeline's assets do: from the
+    sources file's sources ($ALLOCATION_SOURCES_FILE; files without one), and the allocation matrix
+    too when `with_matrix`, for a multi-level preview. Raises ExtractError or SourcesError."""
+    from allocation_pipeline.core.ingestion.cleaning import EXTRACT_SPECS
     from allocation_pipeline.core.allocation.drivers import compute_driver_values
-    from allocation_pipeline.core.ingestion.extracts import read_extract
+    from allocation_pipeline.core.sources.reader import ExtractReader
 
     quarantined: dict[str, int] = {}
     quarantine_rows: dict[str, pd.DataFrame] = {}
+    reader = ExtractReader.from_file(settings.sources_file(), extracts_dir)
 
     def clean(name: str, references: dict | None = None) -> pd.DataFrame:
-        spec = EXTRACT_SPECS[name]
-        required, optional = spec.file_columns()
-        wanted = period if spec.partitioned else None
-        result = clean_extract(read_extract(extracts_dir, name, required, optional, period=wanted), spec, references, period=wanted)
+        result = reader.clean(name, references, period if EXTRACT_SPECS[name].partitioned else None)
         quarantined[name] = result.rows_quarantined
         quarantine_rows[name] = result.quarantine
         return result.kept
@@ -133,6 +132,7 @@ def preview_rule(
     from allocation_pipeline.core.allocation.drivers import DriverError
     from allocation_pipeline.core.ingestion.extracts import ExtractError
     from allocation_pipeline.core.allocation.methods import MethodError
+    from allocation_pipeline.core.sources.config import SourcesError
     from allocation_pipeline.core.allocation.rules import RulesError, load_rules
 
     if not PERIOD_RE.fullmatch(period or ""):
@@ -153,7 +153,7 @@ def preview_rule(
     chain = in_force[: ids.index(rule.id)] + [rule] if rule.id in ids else in_force + [rule]
     try:
         data = read_period(extracts_dir, period)
-    except (ExtractError, DriverError) as exc:
+    except (ExtractError, SourcesError, DriverError) as exc:
         raise PreviewError(str(exc)) from None
     try:
         documents, notes = _documents(chain, data.gl_lines)
@@ -245,6 +245,7 @@ def _preview_multilevel(spec, period: str, rules_path: str, extracts_dir: str) -
     from allocation_pipeline.core.allocation.rules import load_rules
     from allocation_pipeline.core.ingestion.extracts import ExtractError
     from allocation_pipeline.core.multilevel.runs import MultilevelRunError, allocate_multilevel, balances_after_runs
+    from allocation_pipeline.core.sources.config import SourcesError
 
     if not PERIOD_RE.fullmatch(period or ""):
         raise CommandError(f"period {period!r} is not a fiscal month YYYY-MM")
@@ -257,7 +258,7 @@ def _preview_multilevel(spec, period: str, rules_path: str, extracts_dir: str) -
         outcome = allocate_period(
             period, rules, gl_balances(data.gl_lines), data.driver_values, data.cost_centers, data.entities, documents=documents
         )
-    except (ExtractError, DriverError) as exc:
+    except (ExtractError, SourcesError, DriverError) as exc:
         raise CommandError(str(exc)) from None
     except AllocationError as exc:
         raise CommandError(f"allocation of {period} failed: {exc}") from None

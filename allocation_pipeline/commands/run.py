@@ -17,7 +17,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "run",
         help="materialize one fiscal month (extracts -> posted journal entries) and print a summary",
-        description="Check the rules file, then run period_close_job for one fiscal month in this process, "
+        description="Check the rules file, then run period_close_job for one fiscal month in this process (extracts read "
+        f"from the sources that the sources file ${settings.SOURCES_FILE_ENV} names, from files otherwise), "
         "showing each step as it starts and ends, recording the run in the Dagster instance under "
         "$DAGSTER_HOME (default: the data directory's dagster_home), so the Dagster UI shows it afterwards. "
         "The summary speaks only of what this run produced and names the steps that failed or were skipped.",
@@ -50,7 +51,8 @@ def _run(args: argparse.Namespace) -> int:
     if not instance_config.exists():
         # A new instance of ours sends no usage telemetry; an existing dagster.yaml is left alone.
         instance_config.write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
-    print(f"Running period_close_job for {period} (extracts: {settings.extracts_dir()})", flush=True)
+    sources = f", sources: {settings.sources_file()}" if settings.sources_file() else ""
+    print(f"Running period_close_job for {period} (extracts: {settings.extracts_dir()}{sources})", flush=True)
     job = build_definitions().resolve_job_def("period_close_job")
     steps = [node.name for node in job.nodes_in_topological_order]
     run_id = str(uuid.uuid4())
@@ -167,5 +169,6 @@ def _latest_period(extracts_dir: Path) -> str:
     folder = extracts_dir / "gl_lines"
     periods = sorted(p.stem for p in folder.glob("*.*") if re.fullmatch(r"\d{4}-\d{2}", p.stem)) if folder.is_dir() else []
     if not periods:
-        raise CommandError(f"give --period: no period-named files in {folder}")
+        where = f" (and the sources file {settings.sources_file()} may name other sources of gl_lines)" if settings.sources_file() else ""
+        raise CommandError(f"give --period: no period-named files in {folder}{where}")
     return periods[-1]

@@ -37,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--note", help="accept/reject: a note kept with the decision")
     parser.add_argument("--limit", type=int, default=100, help="list at most this many suggestions (default 100)")
     parser.add_argument("--no-store", action="store_true", help="list only; store nothing")
-    parser.add_argument("--extracts", metavar="DIR", help=f"(also where accept checks the cost center) extracts directory (default ${settings.EXTRACTS_DIR_ENV} or <data>/extracts)")
+    parser.add_argument("--extracts", metavar="DIR", help=f"(also where accept checks the cost center) extracts directory (default ${settings.EXTRACTS_DIR_ENV} or <data>/extracts; extracts that ${settings.SOURCES_FILE_ENV} names are read from their sources)")
     parser.add_argument("--rules", metavar="FILE", help=f"rules file (default ${settings.RULES_FILE_ENV} or <data>/rules.yaml)")
     parser.set_defaults(func=_suggestions)
 
@@ -118,12 +118,23 @@ def _print(frame: pd.DataFrame, limit: int) -> None:
         )
         decided = ""
         if row["status"] == "accepted":
-            decided = f" -> accepted {row['decided_cost_center']} by {row['decided_by']} at {row['decided_at']}"
+            decided = f" -> accepted {row['decided_cost_center']} by {row['decided_by']} at {row['decided_at']}; {_applied(row)}"
         elif row["status"] == "rejected":
             decided = f" -> rejected by {row['decided_by']} at {row['decided_at']}"
         print(f"      {row['sentence']}{decided}")
     if len(frame) > limit:
         print(f"  ... and {len(frame) - limit} more (--limit)")
+
+
+def _applied(row: dict) -> str:
+    """What the month's last run did with an accepted suggestion (cost_center_corrections)."""
+    outcome = row.get("applied_outcome")
+    if outcome is None or pd.isna(outcome):
+        return f"re-enters {row['period']} on its next run"
+    run = str(row["applied_run_id"])[:8]
+    if outcome.startswith("not applied"):
+        return f"run {run} of {row['period']}: {outcome}"
+    return f"{outcome} in {row['period']} since run {run}"
 
 
 def _decide(args: argparse.Namespace) -> int:
@@ -170,16 +181,16 @@ def decide_suggestion(
 def _known_cost_centers(conn, extracts: str) -> set[str] | None:
     """Cost centers of the warehouse's master data, else of the cost centers extract (None when
     neither has any: the cost center cannot be checked)."""
-    from allocation_pipeline.core.ingestion.cleaning import EXTRACT_SPECS, clean_extract
-    from allocation_pipeline.core.ingestion.extracts import ExtractError, read_extract
+    from allocation_pipeline.core.ingestion.extracts import ExtractError
+    from allocation_pipeline.core.sources.config import SourcesError
+    from allocation_pipeline.core.sources.reader import ExtractReader
     from allocation_pipeline.warehouse.insights_store import master_data
 
     cost_centers, _, _ = master_data(conn)
     if cost_centers.empty:
-        spec = EXTRACT_SPECS["cost_centers"]
         try:
-            cost_centers = clean_extract(read_extract(extracts, "cost_centers", *spec.file_columns()), spec).kept
-        except ExtractError:
+            cost_centers = ExtractReader.from_file(settings.sources_file(), extracts).clean("cost_centers").kept
+        except (ExtractError, SourcesError):
             return None
     return set(cost_centers["cost_center"].astype(str)) if not cost_centers.empty else None
 
@@ -198,40 +209,38 @@ def _engine():
 
 
 def _from_extracts(extracts: str, period: str, config) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
-    """The period's candidate lines and the clean examples of the months up to it, from the extracts."""
+    """The period's candidate lines and the clean examples of the months up to it, from the extracts
+    (read from the sources file's sources, as the pipeline reads them)."""
     from allocation_pipeline.core.ingestion.cleaning import EXTRACT_SPECS, clean_extract
-    from allocation_pipeline.core.ingestion.extracts import ExtractError, read_extract
+    from allocation_pipeline.core.ingestion.extracts import ExtractError
     from allocation_pipeline.core.insights.config import shift_period
     from allocation_pipeline.core.insights.suggestions import candidates_from_extract, examples_from_lines
+    from allocation_pipeline.core.sources.config import SourcesError
+    from allocation_pipeline.core.sources.reader import ExtractReader
 
     first = shift_period(period, -(config.history_periods - 1))
     notes: list[str] = []
-
-    def clean(name: str, references=None, wanted=None):
-        spec = EXTRACT_SPECS[name]
-        required, optional = spec.file_columns()
-        raw = read_extract(extracts, name, required, optional, period=wanted)
-        return raw, clean_extract(raw, spec, references, period=wanted)
-
     candidates, examples = [], []
     try:
-        _, entities = clean("entities")
-        _, accounts = clean("accounts")
-        _, cost_centers = clean("cost_centers", {"entity": entities.kept["entity"]})
+        reader = ExtractReader.from_file(settings.sources_file(), extracts)
+        entities = reader.clean("entities")
+        accounts = reader.clean("accounts")
+        cost_centers = reader.clean("cost_centers", {"entity": entities.kept["entity"]})
         references = {"entity": entities.kept["entity"], "account": accounts.kept["account"], "cost center": cost_centers.kept["cost_center"]}
         for name in ("gl_lines", "ap_invoices"):
             try:
-                raw, result = clean(name, references, period)
+                raw = reader.read(name, period)
             except ExtractError as exc:
                 if name == "ap_invoices" and "not found" in str(exc):
                     notes.append("no ap_invoices extract: GL lines only")
                     continue
                 raise
+            result = clean_extract(raw, EXTRACT_SPECS[name], references, period=period)
             candidates.append(candidates_from_extract(name, period, raw.frame, result.quarantine, result.kept, config.suspense_cost_centers, references))
-            _, history = clean(name, references)
+            history = reader.clean(name, references)
             kept = history.kept[(history.kept["period"] >= first) & (history.kept["period"] <= period)]
             examples.append(examples_from_lines(kept, name, config.suspense_cost_centers))
-    except ExtractError as exc:
+    except (ExtractError, SourcesError) as exc:
         raise CommandError(str(exc)) from None
     found = [c for c in candidates if not c.empty]
     return (pd.concat(found, ignore_index=True) if found else candidates[0] if candidates else pd.DataFrame()), pd.concat(examples, ignore_index=True), notes

@@ -95,26 +95,34 @@ def copy_arrow_to_temp_table(backend, arrow):
     PostgreSQL engine (an Ibis backend), by COPY in chunks; returns it as an Ibis table. The table
     is UNLOGGED and listed in `backend.scratch_tables`, for the engine to drop when done."""
     import pyarrow as pa
-    import pyarrow.csv as pacsv
     from psycopg import sql
 
     name = f"raw_{uuid.uuid4().hex[:12]}"
     columns = sql.SQL(", ").join(
         sql.SQL("{} {}").format(sql.Identifier(f.name), sql.SQL("BIGINT" if pa.types.is_integer(f.type) else "TEXT")) for f in arrow.schema
     )
-    con = backend.con
-    with con.cursor() as cursor:
+    with backend.con.cursor() as cursor:
         cursor.execute(sql.SQL("CREATE UNLOGGED TABLE {} ({})").format(sql.Identifier(name), columns))
-        statement = sql.SQL("COPY {} FROM STDIN (FORMAT CSV)").format(sql.Identifier(name))
+    copy_arrow_into(backend.con, name, arrow)
+    if not hasattr(backend, "scratch_tables"):
+        backend.scratch_tables = []
+    backend.scratch_tables.append(name)
+    return backend.table(name)
+
+
+def copy_arrow_into(con, table: str, arrow) -> None:
+    """Append an Arrow table's rows to `table` (same columns, in order) of a PostgreSQL connection
+    (psycopg) by COPY, in chunks of COPY_CHUNK_ROWS; a null is NULL, an empty text stays ''."""
+    import pyarrow.csv as pacsv
+    from psycopg import sql
+
+    with con.cursor() as cursor:
+        statement = sql.SQL("COPY {} FROM STDIN (FORMAT CSV)").format(sql.Identifier(table))
         with cursor.copy(statement) as copy:
             for batch in arrow.to_batches(max_chunksize=COPY_CHUNK_ROWS):
                 buffer = io.BytesIO()
                 pacsv.write_csv(batch, buffer, write_options=pacsv.WriteOptions(include_header=False, quoting_style="needed"))
                 copy.write(buffer.getvalue())
-    if not hasattr(backend, "scratch_tables"):
-        backend.scratch_tables = []
-    backend.scratch_tables.append(name)
-    return backend.table(name)
 
 
 def _insert_generic(conn: sa.Connection, table: str, frame: pd.DataFrame) -> None:

@@ -3,7 +3,8 @@ only the open ones), the analyst's decision on one (who, when, which cost center
 the next training learns from, and the accepted corrections that re-enter the month.
 
 Every statement is a file in `sql/`. Nothing here changes GL lines, quarantine or runs: a
-suggestion only becomes data when ingestion merges `accepted_corrections` into the month's extract.
+suggestion only becomes data when ingestion merges `accepted_corrections` into the month's extract,
+and records what became of each (`record_corrections`, shown with the period's suggestions).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import sqlalchemy as sa
 
 from allocation_pipeline.core.ingestion.cleaning import EXTRACT_SPECS
 from allocation_pipeline.core.insights.suggestions import EXAMPLE_COLUMNS, FEATURES, SUGGESTION_COLUMNS
-from allocation_pipeline.warehouse.bulk import bulk_insert, read_frame
+from allocation_pipeline.warehouse.bulk import bulk_insert, read_frame, replace_rows
 from allocation_pipeline.warehouse.engine import sql_text
 
 OPEN, ACCEPTED, REJECTED = "open", "accepted", "rejected"
@@ -135,3 +136,15 @@ def accepted_corrections(conn: sa.Connection, extract: str, period: str) -> pd.D
     frame = pd.DataFrame(rows, columns=[*layout, *PROVENANCE_COLUMNS])
     return frame.astype({c: "string" for c in layout}).astype({"row_number": "int64"})
 
+
+
+def record_corrections(conn: sa.Connection, extract: str, period: str, outcomes: pd.DataFrame, dagster_run_id: str) -> int:
+    """Replace what the last run of the month did with the extract's accepted corrections by
+    `outcomes` (suggestion_id, source_file, row_number, outcome), in the caller's transaction:
+    `period_suggestions` shows it next to each decision (applied_outcome, applied_run_id, applied_at)."""
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None, microsecond=0)
+    frame = outcomes[["suggestion_id", "source_file", "row_number", "outcome"]].assign(
+        extract=extract, period=period, dagster_run_id=dagster_run_id, applied_at=now
+    ).astype({"row_number": "int64", "applied_at": "datetime64[us]"})
+    columns = ["suggestion_id", "extract", "period", "source_file", "row_number", "outcome", "dagster_run_id", "applied_at"]
+    return replace_rows(conn, "cost_center_corrections", frame[columns], {"extract": extract, "period": period})

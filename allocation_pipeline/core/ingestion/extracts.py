@@ -273,12 +273,12 @@ def read_extract_table(
             numbers = table["__row_number"] if "__row_number" in table.column_names else pa.array(range(1, table.num_rows + 1), pa.int64())
             arrow = arrow.append_column("source_file", pa.array([name] * table.num_rows, pa.string()))
             arrow = arrow.append_column("row_number", numbers)
-            parts.append(_upload(backend, arrow))
+            parts.append(upload_raw_rows(backend, arrow))
             unreadable.append(bad)
             continue
         arrow = arrow.append_column("source_file", pa.array([name] * arrow.num_rows, pa.string()))
         arrow = arrow.append_column("row_number", pa.array(range(1, arrow.num_rows + 1), pa.int64()))
-        parts.append(_upload(backend, arrow))
+        parts.append(upload_raw_rows(backend, arrow))
         unreadable.append(bad)
     table = parts[0] if len(parts) == 1 else ibis.union(*parts, distinct=False)
     bad_rows = pd.concat(unreadable, ignore_index=True) if unreadable else _empty_unreadable()
@@ -332,7 +332,7 @@ def _duckdb_parquet(backend, path: Path, name: str, schema: pa.Schema, columns: 
     return table.select(**selected)
 
 
-def _upload(backend, arrow: pa.Table):
+def upload_raw_rows(backend, arrow: pa.Table):
     """An Arrow table of raw rows as a table in the engine."""
     import ibis
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from allocation_pipeline.core.ingestion.cleaning import CleanResult
+from allocation_pipeline.core.ingestion.cleaning import EXTRACT_SPECS, CleanResult, clean_extract
 from allocation_pipeline.core.ingestion.extracts import RawExtract, read_extract
-from allocation_pipeline.core.sources.config import ExcelSource, FilesSource, FocusSource, SourcesFile, SqlSource
+from allocation_pipeline.core.sources.config import ExcelSource, FilesSource, FocusSource, SourcesError, SourcesFile, SqlSource, load_sources
 from allocation_pipeline.core.sources.excel import name_cells, read_excel_extract
 from allocation_pipeline.core.sources.focus import read_focus
 from allocation_pipeline.core.sources.sql import read_sql_extract
@@ -78,6 +78,38 @@ def read_sourced_extract(
     result.files = [name for p in parts for name in p.files]
     result.unreadable = pd.concat([p.unreadable for p in parts], ignore_index=True)
     return result
+
+
+class ExtractReader:
+    """Extracts read and cleaned in pandas from the sources a sources file names (files when there
+    is none), as the pipeline's assets read them: for the command line, the console, the MCP
+    server and the driver history. A bad source raises SourcesError naming it."""
+
+    def __init__(self, sources: SourcesFile | None, extracts_dir: Path | str):
+        self.sources = sources
+        self.extracts_dir = extracts_dir
+
+    @classmethod
+    def from_file(cls, sources_path: str | Path | None, extracts_dir: Path | str) -> "ExtractReader":
+        """With the sources file at `sources_path` (none when empty); SourcesError when it cannot be used."""
+        return cls(load_sources(sources_path) if sources_path else None, extracts_dir)
+
+    def read(self, extract: str, period: str | None = None) -> SourcedExtract:
+        required, optional = EXTRACT_SPECS[extract].file_columns()
+        return read_sourced_extract(self.sources, self.extracts_dir, extract, required, optional, period=period)
+
+    def clean(self, extract: str, references: dict | None = None, period: str | None = None, current: str | None = None) -> CleanResult:
+        """`extract` cleaned (all of its months when `period` is None). A source read one month at a
+        time (a FOCUS file pattern holding {period}) cannot give every month: with `current`, it
+        gives that month alone."""
+        try:
+            raw = self.read(extract, period)
+        except SourcesError:
+            if period is not None or current is None:
+                raise
+            period = current
+            raw = self.read(extract, period)
+        return name_places(clean_extract(raw, EXTRACT_SPECS[extract], references, period=period), raw)
 
 
 def name_places(result: CleanResult, raw: RawExtract) -> CleanResult:

@@ -156,20 +156,30 @@ def copy_into(expression: ir.Table, target: BaseBackend, name: str, where: str, 
     that fails midway leaves nothing behind. Returns the number of rows copied.
     """
     staging = f"{name}__loading"
-    _drop_table(target, staging)
+    drop_table(target, staging)
     target.create_table(staging, schema=expression.schema())
     copied = 0
     try:
         for batch in record_batches(expression, chunk_rows):
             if batch.num_rows:
-                target.insert(staging, pa.Table.from_batches([batch]))
+                _append(target, staging, pa.Table.from_batches([batch]))
                 copied += batch.num_rows
     except Exception as exc:
-        _drop_table(target, staging)
+        drop_table(target, staging)
         raise SourcesError(where, f"reading failed after {copied} row(s); nothing was loaded ({_first_line(exc)})") from None
-    _drop_table(target, name)
+    drop_table(target, name)
     _execute(target, f"ALTER TABLE {_quoted(target, staging)} RENAME TO {_quoted(target, name)}")
     return copied
+
+
+def _append(target: BaseBackend, name: str, rows: pa.Table) -> None:
+    if target.name == "postgres":
+        # Ibis inserts into PostgreSQL row by row (executemany); COPY takes a chunk at once.
+        from allocation_pipeline.warehouse.bulk import copy_arrow_into
+
+        copy_arrow_into(target.con, name, rows)
+        return
+    target.insert(name, rows)
 
 
 # Ibis 12's drop_table/rename_table build their DDL with sqlglot expressions that sqlglot 30 renders
@@ -181,7 +191,8 @@ def _quoted(target: BaseBackend, name: str) -> str:
     return sg.to_identifier(name, quoted=True).sql(dialect=target.dialect)
 
 
-def _drop_table(target: BaseBackend, name: str) -> None:
+def drop_table(target: BaseBackend, name: str) -> None:
+    """Drop table `name` of `target` if it exists."""
     _execute(target, f"DROP TABLE IF EXISTS {_quoted(target, name)}")
 
 

@@ -6,22 +6,31 @@ MaterializeResult (no month travels through the IO manager); the GL's balances g
 """
 
 
+from dataclasses import dataclass
+from functools import partial
+
 import dagster as dg
 import pandas as pd
 
 from allocation_pipeline import settings
 from allocation_pipeline.core.ingestion.cleaning import EXTRACT_SPECS, CleanResult, ExtractSpec, clean_extract
-from allocation_pipeline.core.ingestion.extracts import ExtractError, read_extract, read_extract_table
+from allocation_pipeline.core.ingestion.corrections import NOT_APPLIED, Corrected, applied_count, apply_corrections, settle
+from allocation_pipeline.core.ingestion.extracts import ExtractError, upload_raw_rows
 from allocation_pipeline.core.ingestion.line_cleaning import ENTITY_CURRENCY, LINE_EXTRACTS, clean_lines, quarantine_frame
 from allocation_pipeline.core.money import format_money
+from allocation_pipeline.core.sources.config import SourcesError
+from allocation_pipeline.core.sources.lines import SourcedTable, drop_copies, read_line_sources
 from allocation_pipeline.defs.metadata import markdown_table
 from allocation_pipeline.defs.partitions import fiscal_month_partitions, period_of
 from allocation_pipeline.defs.resources import EngineResource, ExtractsResource, WarehouseResource
 from allocation_pipeline.defs.sources.resources import SourcesResource
 from allocation_pipeline.warehouse.bulk import replace_rows
 from allocation_pipeline.warehouse.lines import period_balances, unbalanced_documents
+from allocation_pipeline.warehouse.suggestion_store import accepted_corrections, record_corrections
 
 TOP_REASONS = 5
+# Line extracts whose rows an accepted cost-center suggestion can correct.
+CORRECTED_EXTRACTS = ("gl_lines", "ap_invoices")
 
 # Which cleaned master-data asset provides each reference set an extract is checked against.
 REFERENCE_SOURCES = {"entity": ("entities", "entity"), "account": ("accounts", "account"), "cost center": ("cost_centers", "cost_center")}
@@ -72,8 +81,7 @@ def build_extract_asset(spec: ExtractSpec) -> dg.AssetsDefinition:
         period = period_of(context.partition_key) if spec.partitioned else None
         required, optional = spec.file_columns()
         raw = sources.read(extracts.directory, spec.name, required, optional, period=period)
-        known = {ref: references[REFERENCE_SOURCES[ref][0]][REFERENCE_SOURCES[ref][1]] for ref in spec.references.values()}
-        result = sources.name_places(clean_extract(raw, spec, known, period=period), raw)
+        result = sources.name_places(clean_extract(raw, spec, _known(spec, references), period=period), raw)
         _store(warehouse, result, period, context.run.run_id)
         return dg.Output(result.kept, metadata={**_metadata(result, raw.files, period), **sources.report(context, raw)})
 
@@ -81,40 +89,110 @@ def build_extract_asset(spec: ExtractSpec) -> dg.AssetsDefinition:
 
 
 def build_line_asset(spec: ExtractSpec) -> dg.AssetsDefinition:
-    """The asset for a line extract: cleaned and stored in the engine; a MaterializeResult."""
-    check_specs = []
-    if spec.name == "gl_lines":
-        check_specs = [
-            dg.AssetCheckSpec("gl_documents_balance", asset=spec.name, description="Every GL document kept balances (debits = credits)."),
-            dg.AssetCheckSpec(
-                "gl_quarantine_share_within_limit", asset=spec.name, blocking=True,
-                description=f"At most ${settings.QUARANTINE_LIMIT_ENV} percent (default {settings.DEFAULT_QUARANTINE_LIMIT_PERCENT:g}) "
-                "of the month's GL lines are quarantined; otherwise nothing is allocated from the month.",
-            ),
-        ]
-    ins = _reference_inputs(spec)
-    if spec.name == "gl_lines":
-        ins["entities"] = dg.AssetIn(key="entities")
+    """The asset for a line extract: read from its sources, with accepted suggestions in place,
+    cleaned and stored in the engine; a MaterializeResult."""
 
     @dg.asset(
         name=spec.name,
         group_name="extracts",
         partitions_def=fiscal_month_partitions,
-        ins=ins,
+        ins=_line_inputs(spec),
         kinds={"ibis", "pandera"},
         description=DESCRIPTIONS[spec.name],
-        check_specs=check_specs or None,
+        check_specs=_line_check_specs(spec),
     )
-    def _lines(context: dg.AssetExecutionContext, extracts: ExtractsResource, warehouse: WarehouseResource, engine: EngineResource, **references: pd.DataFrame):
+    def _lines(
+        context: dg.AssetExecutionContext, extracts: ExtractsResource, warehouse: WarehouseResource, engine: EngineResource,
+        sources: SourcesResource, **references: pd.DataFrame,
+    ):
         period = period_of(context.partition_key)
-        required, optional = spec.file_columns()
         lines = engine.get_lines()
-        raw = read_extract_table(lines.backend, extracts.directory, spec.name, required, optional, period=period)
-        known = {ref: references[REFERENCE_SOURCES[ref][0]][REFERENCE_SOURCES[ref][1]] for ref in spec.references.values()}
-        if "entities" in references:
-            entities = references["entities"]
-            known[ENTITY_CURRENCY] = dict(zip(entities["entity"].astype(str), entities["currency"].astype(str)))
-        cleaned = clean_lines(raw.table, spec, known, period, materialize=lines.materialize, duplicates=lines.duplicates, store_parsed=lines.store_parsed, guard_strip=lines.guard_strip)
+        raw, corrected = _raw_lines(lines, warehouse, sources, extracts.directory, spec, period)
+        month = _clean_month(lines, raw, corrected, spec, _line_references(spec, references), period)
+        _store_month(warehouse, month, period, context.run.run_id)
+        metadata = _month_metadata(context, month, raw, lines.kind, period)
+        return dg.MaterializeResult(metadata=metadata, check_results=_month_checks(lines, month, period))
+
+    return _lines
+
+
+@dataclass(frozen=True)
+class LineMonth:
+    """One month of a line extract once cleaned and stored in the engine: its quarantine and rows in
+    (a CleanResult without a kept frame: the kept lines are in the engine), rows quarantined, the
+    GL's totals (metadata) and balances, and what became of each accepted suggestion."""
+
+    result: CleanResult
+    rows_bad: int
+    totals: dict
+    balances: pd.DataFrame | None
+    corrections: pd.DataFrame | None
+
+
+def _line_inputs(spec: ExtractSpec) -> dict[str, dg.AssetIn]:
+    ins = _reference_inputs(spec)
+    if spec.name == "gl_lines":
+        ins["entities"] = dg.AssetIn(key="entities")
+    return ins
+
+
+def _line_check_specs(spec: ExtractSpec) -> list[dg.AssetCheckSpec] | None:
+    if spec.name != "gl_lines":
+        return None
+    return [
+        dg.AssetCheckSpec("gl_documents_balance", asset=spec.name, description="Every GL document kept balances (debits = credits)."),
+        dg.AssetCheckSpec(
+            "gl_quarantine_share_within_limit", asset=spec.name, blocking=True,
+            description=f"At most ${settings.QUARANTINE_LIMIT_ENV} percent (default {settings.DEFAULT_QUARANTINE_LIMIT_PERCENT:g}) "
+            "of the month's GL lines are quarantined; otherwise nothing is allocated from the month.",
+        ),
+    ]
+
+
+def _line_references(spec: ExtractSpec, references: dict[str, pd.DataFrame]) -> dict:
+    """The known values each reference of the extract is checked against; the GL also gets each
+    entity's currency."""
+    known = _known(spec, references)
+    if "entities" in references:
+        entities = references["entities"]
+        known[ENTITY_CURRENCY] = dict(zip(entities["entity"].astype(str), entities["currency"].astype(str)))
+    return known
+
+
+def _known(spec: ExtractSpec, references: dict[str, pd.DataFrame]) -> dict:
+    return {ref: references[REFERENCE_SOURCES[ref][0]][REFERENCE_SOURCES[ref][1]] for ref in spec.references.values()}
+
+
+def _raw_lines(lines, warehouse: WarehouseResource, sources: SourcesResource, directory: str, spec: ExtractSpec, period: str):
+    """The month's raw rows in the engine, read from the extract's sources, with the rows analysts
+    corrected by accepting a suggestion replaced by the corrected rows; and what became of each
+    correction (None for timesheets, which take none). A source that cannot be read fails the
+    asset with its short message, leaving nothing of it in the engine."""
+    try:
+        raw = read_line_sources(lines.backend, lines.url, sources.load(), directory, spec.name, period)
+    except (ExtractError, SourcesError) as exc:
+        raise dg.Failure(description=str(exc)) from None
+    if spec.name not in CORRECTED_EXTRACTS:
+        return raw, None
+    try:
+        with warehouse.get_engine().connect() as conn:
+            corrections = accepted_corrections(conn, spec.name, period)
+        corrected = apply_corrections(raw.table, corrections, lines.execute, partial(upload_raw_rows, lines.backend))
+    except BaseException:
+        drop_copies(lines.backend, raw)
+        raise
+    raw.table = corrected.table
+    return raw, corrected
+
+
+def _clean_month(lines, raw: SourcedTable, corrected: Corrected | None, spec: ExtractSpec, known: dict, period: str) -> LineMonth:
+    """Clean the raw rows in the engine, replace the month's stored lines, read back the quarantine
+    and counts; the engine's scratch tables and copied sources are dropped whatever happens."""
+    try:
+        cleaned = clean_lines(
+            raw.table, spec, known, period, materialize=lines.materialize, duplicates=lines.duplicates,
+            store_parsed=lines.store_parsed, guard_strip=lines.guard_strip,
+        )
         try:
             counts = lines.execute(cleaned.checked.aggregate(rows=cleaned.checked.count(), bad=cleaned.checked["_bad"].sum()))
             rows_in = int(counts["rows"].iloc[0]) + len(raw.unreadable)
@@ -124,30 +202,75 @@ def build_line_asset(spec: ExtractSpec) -> dg.AssetsDefinition:
             totals = _line_totals(lines, spec.name, period) if spec.name == "gl_lines" else {}
         finally:
             lines.release(cleaned.checked)
-        result = CleanResult(extract=spec.name, kept=pd.DataFrame(), quarantine=quarantine, rows_in=rows_in)
-        balances = period_balances(lines, period) if spec.name == "gl_lines" else None
-        with warehouse.get_engine().begin() as conn:
-            _store_quarantine(conn, result, period, context.run.run_id)
-            if balances is not None:
-                replace_rows(conn, "gl_balances", balances.assign(period=period)[["period", *balances.columns]], {"period": period})
-        metadata = _metadata(result, raw.files, period) | {
-            "rows_kept": dg.MetadataValue.int(rows_in - rows_bad),
-            "dagster/row_count": dg.MetadataValue.int(rows_in - rows_bad),
-            "engine": dg.MetadataValue.text(lines.kind),
-            **totals,
-        }
-        if rows_in == 0:
-            message = f"{', '.join(raw.files)}: no {spec.name} rows for {period} (the file holds a header only, or no row of the month)"
-            if spec.name == "gl_lines":
-                raise dg.Failure(description=message, metadata=metadata)
-            context.log.warning(message)
-            metadata["warning"] = dg.MetadataValue.text(message)
-        checks = []
-        if spec.name == "gl_lines":
-            checks = [_documents_balance_in_engine(lines, period), _quarantine_share(result, rows_bad)]
-        return dg.MaterializeResult(metadata=metadata, check_results=checks or None)
+    finally:
+        drop_copies(lines.backend, raw)
+    result = CleanResult(extract=spec.name, kept=pd.DataFrame(), quarantine=quarantine, rows_in=rows_in)
+    balances = period_balances(lines, period) if spec.name == "gl_lines" else None
+    outcomes = settle(corrected.outcomes, quarantine) if corrected is not None else None
+    return LineMonth(result, rows_bad, totals, balances, outcomes)
 
-    return _lines
+
+def _store_month(warehouse: WarehouseResource, month: LineMonth, period: str, dagster_run_id: str) -> None:
+    """Quarantine, the GL's balances and the corrections' outcomes of the month, in one transaction."""
+    with warehouse.get_engine().begin() as conn:
+        _store_quarantine(conn, month.result, period, dagster_run_id)
+        if month.balances is not None:
+            replace_rows(conn, "gl_balances", month.balances.assign(period=period)[["period", *month.balances.columns]], {"period": period})
+        if month.corrections is not None:
+            record_corrections(conn, month.result.extract, period, month.corrections, dagster_run_id)
+
+
+def _month_metadata(context: dg.AssetExecutionContext, month: LineMonth, raw: SourcedTable, kind: str, period: str) -> dict:
+    """Counts, files and sources, totals, corrections by accepted suggestions; an empty month fails
+    the GL (nothing to allocate) and is a warning for the other extracts."""
+    rows_kept = month.result.rows_in - month.rows_bad
+    metadata = _metadata(month.result, raw.files, period) | {
+        "rows_kept": dg.MetadataValue.int(rows_kept),
+        "dagster/row_count": dg.MetadataValue.int(rows_kept),
+        "engine": dg.MetadataValue.text(kind),
+        **month.totals,
+        **_sources_metadata(raw),
+        **_corrections_metadata(context, month),
+    }
+    if month.result.rows_in == 0:
+        message = f"{', '.join(raw.files)}: no {month.result.extract} rows for {period} (the file holds a header only, or no row of the month)"
+        if month.result.extract == "gl_lines":
+            raise dg.Failure(description=message, metadata=metadata)
+        context.log.warning(message)
+        metadata["warning"] = dg.MetadataValue.text(message)
+    return metadata
+
+
+def _sources_metadata(raw: SourcedTable) -> dict:
+    metadata = {}
+    if raw.in_place:
+        metadata["read_in_place"] = dg.MetadataValue.text(", ".join(raw.in_place))
+    if raw.copied_from:
+        metadata["copied_from"] = dg.MetadataValue.text(", ".join(raw.copied_from))
+        metadata["rows_copied_from_sources"] = dg.MetadataValue.int(raw.rows_copied)
+    return metadata
+
+
+def _corrections_metadata(context: dg.AssetExecutionContext, month: LineMonth) -> dict:
+    """How many raw rows accepted suggestions corrected (logged too); corrections that could not be
+    applied are a warning naming the row."""
+    outcomes = month.corrections
+    if outcomes is None or outcomes.empty:
+        return {}
+    applied = applied_count(outcomes)
+    context.log.info(f"{month.result.extract}: {applied} row(s) corrected by accepted cost-center suggestions")
+    for row in outcomes[outcomes["outcome"].str.startswith(NOT_APPLIED)].itertuples():
+        context.log.warning(f"suggestion {row.suggestion_id} ({row.source_file} row {row.row_number}): {row.outcome}")
+    return {
+        "rows_corrected_by_suggestions": dg.MetadataValue.int(applied),
+        "corrections": markdown_table(outcomes),
+    }
+
+
+def _month_checks(lines, month: LineMonth, period: str) -> list[dg.AssetCheckResult] | None:
+    if month.result.extract != "gl_lines":
+        return None
+    return [_documents_balance_in_engine(lines, period), _quarantine_share(month.result, month.rows_bad)]
 
 
 def _line_totals(lines, table: str, period: str) -> dict:

@@ -7,7 +7,7 @@ import pandas as pd
 
 from allocation_pipeline.core.allocation.allocate import AllocationError, resolve_targets
 from allocation_pipeline.core.allocation.drivers import DriverError
-from allocation_pipeline.core.ingestion.cleaning import EXTRACT_SPECS, clean_extract
+from allocation_pipeline.core.sources.reader import ExtractReader
 from allocation_pipeline.core.ingestion.extracts import ExtractError
 from allocation_pipeline.core.insights.anomalies import Flag, allocations_from_lines, detect_flags, flags_frame
 from allocation_pipeline.core.insights.config import InsightsConfig, InsightsConfigError, load_insights, pool_rule, shift_period
@@ -86,22 +86,11 @@ def _extract_history(
         cost_centers, _, _ = store.master_data(conn)
     references = {"cost center": cost_centers["cost_center"]}
 
-    def clean(name: str, month: str | None) -> pd.DataFrame:
-        spec = EXTRACT_SPECS[name]
-        required, optional = spec.file_columns()
-        try:
-            raw = sources.read(extracts.directory, name, required, optional, period=month)
-        except SourcesError:
-            if month is not None:
-                raise
-            # A source read one month at a time (a FOCUS file pattern holding {period}): its
-            # history is this month's alone, said in the metadata by periods_in_history.
-            month = period
-            raw = sources.read(extracts.directory, name, required, optional, period=month)
-        return clean_extract(raw, spec, references, period=month).kept
-
     try:
-        return driver_history(period, config, clean), cost_centers
+        # A source read one month at a time (a FOCUS file pattern holding {period}) gives this
+        # month alone as its history, said in the metadata by periods_in_history.
+        reader = ExtractReader(sources.load(), extracts.directory)
+        return driver_history(period, config, lambda name, month: reader.clean(name, references, month, current=period).kept), cost_centers
     except (ExtractError, SourcesError, DriverError) as exc:
         raise dg.Failure(description=f"{step} of {period}: {exc}") from exc
 

@@ -15,12 +15,16 @@ from allocation_pipeline.defs.metadata import markdown_table
 
 
 class SourcesResource(dg.ConfigurableResource):
-    """The sources file (YAML). Empty path: every extract is read from the extracts directory."""
+    """The sources file (YAML). Empty path: the file $ALLOCATION_SOURCES_FILE names when the asset
+    runs, if any; otherwise every extract is read from the extracts directory."""
 
     path: str = ""
 
     def load(self) -> SourcesFile | None:
-        return load_sources(self.path) if self.path else None
+        # The variable is read when the asset runs, not when the definitions were imported: a
+        # process that set it later (a command run in a long-lived process, a test) is honoured.
+        path = self.path or settings.sources_file()
+        return load_sources(path) if path else None
 
     def read(self, extracts_dir: str, extract: str, required: list[str], optional: list[str], period: str | None) -> SourcedExtract:
         """The extract from its sources, read in full (SourcesError names the source that failed)."""
