@@ -18,7 +18,6 @@ import math
 import dagster as dg
 import pandas as pd
 import pytest
-import sqlalchemy as sa
 
 from allocation_pipeline import cli
 from allocation_pipeline.commands.insights import AnalysisContext
@@ -27,6 +26,7 @@ from allocation_pipeline.core.report.html import render_report
 from allocation_pipeline.defs.definitions import build_definitions
 from allocation_pipeline.reporting import run_failures
 from allocation_pipeline.sample.generate import generate_company
+from allocation_pipeline.warehouse.engine import make_engine
 from allocation_pipeline.warehouse.report_store import read_report_data
 from tests.conftest import pipeline_resources
 from tests.test_insights_pipeline import with_headcount_rule
@@ -76,7 +76,7 @@ def test_the_report_shows_the_same_driver_analysis_as_allocation_analyze(company
     expected = analysis.frame(PERIOD)
     expected_confidence = analysis.confidence_frame(PERIOD)
 
-    engine = sa.create_engine(url)
+    engine = make_engine(url)  # as the product opens the warehouse: one DuckDB file per process, shared with the engine
     try:
         with engine.connect() as conn:
             data = read_report_data(conn, PERIOD, "US")
