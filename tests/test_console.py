@@ -8,37 +8,34 @@ and test_people.py). The real-browser walk is in test_console_browser.py.
 from __future__ import annotations
 
 import re
+import shutil
 from html import unescape
 
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-import dagster as dg
 from allocation_pipeline.console.app import Settings, create_app
 from allocation_pipeline.core.report.html import render_report
-from allocation_pipeline.defs.definitions import build_definitions
 from allocation_pipeline.warehouse import people_store
 from allocation_pipeline.warehouse.engine import make_engine
 from allocation_pipeline.warehouse.report_store import read_report_data
-from tests.conftest import SAMPLE_PARTITION, SAMPLE_PERIOD, pipeline_resources
+from tests.conftest import SAMPLE_PERIOD
 
 SLACK = "role,account,cost_center,debit,credit\nsource,60002,EE-ENG,0,120.00\ntarget,60002,EE-ENG,60.00,0\ntarget,60002,EE-PRD,36.00,0\ntarget,60002,EE-SAL,24.00,0\n"
 PASSWORD = "a long enough password"
 SCRIPT = "<script>alert('x')</script>"
 IMG = '"><img src=x onerror=alert(1)>'
 USERS = {"vic": "viewer", "pat": "preparer", "ann": "approver", "bob": "approver", "ada": "admin"}
-REFERENCE_ASSETS = ["entities", "accounts", "cost_centers", "fiscal_periods", "gl_lines"]
 
 
 @pytest.fixture(scope="module")
-def warehouse(sample_company_template, tmp_path_factory) -> str:
+def warehouse(reference_duckdb_template, tmp_path_factory) -> str:
     """A DuckDB ledger with the sample company's master data and 2026-10 GL lines, four users,
     and hostile text in a cost center's name and a bill's description."""
     folder = tmp_path_factory.mktemp("console")
+    shutil.copy(reference_duckdb_template, folder / "warehouse.duckdb")
     url = f"duckdb:///{folder / 'warehouse.duckdb'}"
-    assets = [a for a in build_definitions().assets if a.key.path[-1] in REFERENCE_ASSETS]
-    assert dg.materialize(assets, partition_key=SAMPLE_PARTITION, resources=pipeline_resources(sample_company_template, url)).success
     engine = make_engine(url)
     with engine.begin() as conn:
         for name, role in USERS.items():
@@ -52,8 +49,6 @@ def warehouse(sample_company_template, tmp_path_factory) -> str:
 @pytest.fixture
 def app(warehouse, tmp_path):
     """A fresh copy of the warehouse per test, so runs and throttling never leak between tests."""
-    import shutil
-
     source = sa.engine.make_url(warehouse).database
     copy = tmp_path / "warehouse.duckdb"
     shutil.copy(source, copy)

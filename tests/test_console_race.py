@@ -14,21 +14,17 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import sqlalchemy as sa
 
-import dagster as dg
 from allocation_pipeline.console.app import Settings, create_app
 from allocation_pipeline.core.ledger.lifecycle import LifecycleError, check_transition
-from allocation_pipeline.defs.definitions import build_definitions
 from allocation_pipeline.warehouse import ledger_store, people_store
-from tests.conftest import SAMPLE_PARTITION, pipeline_resources
-from tests.test_console import PASSWORD, REFERENCE_ASSETS, approve_and_post, flashes, sign_in, submitted_run, token
+from tests.test_console import PASSWORD, approve_and_post, flashes, sign_in, submitted_run, token
 
 
 @pytest.fixture
-def app(warehouse_url, sample_company_template):
+def app(reference_warehouse_url):
     """The console on a fresh warehouse (DuckDB file or PostgreSQL schema) with the sample
     company's master data and GL, a preparer and three approvers."""
-    assets = [a for a in build_definitions().assets if a.key.path[-1] in REFERENCE_ASSETS]
-    assert dg.materialize(assets, partition_key=SAMPLE_PARTITION, resources=pipeline_resources(sample_company_template, warehouse_url)).success
+    warehouse_url = reference_warehouse_url
     application = create_app(Settings(warehouse_url), secret_key="race")
     with application.state.engine.begin() as conn:
         for name, role in (("pat", "preparer"), ("ann", "approver"), ("bob", "approver"), ("cy", "approver")):

@@ -3,8 +3,8 @@ test_pipeline.py), every lifecycle edge, document-linked validation messages, su
 voiding, the document chain and its views, concurrent writers and a crash mid-void, on DuckDB
 and PostgreSQL; plus the Dagster jobs and the approved-runs sensor.
 
-The warehouse is prepared by materializing only the extract assets of the sample company
-(master data and 2026-10 GL lines); the rules asset is not run here.
+The warehouse is a copy of one prepared by materializing only the extract assets of the sample
+company (master data and 2026-10 GL lines, tests/conftest.py); the rules asset is not run here.
 """
 
 import itertools
@@ -18,14 +18,11 @@ import sqlalchemy as sa
 import dagster as dg
 from allocation_pipeline import cli
 from allocation_pipeline.core.ledger.lifecycle import TRANSITIONS, LifecycleError, check_transition
-from allocation_pipeline.defs.definitions import build_definitions
 from allocation_pipeline.defs.ledger.actions import approve_run_job, approved_runs_sensor, reject_run_job, void_run_job
 from allocation_pipeline.defs.resources import WarehouseResource
 from allocation_pipeline.warehouse import ledger_store
 from allocation_pipeline.warehouse.engine import make_engine
-from tests.conftest import SAMPLE_PARTITION, pipeline_resources
 
-REFERENCE_ASSETS = ["entities", "accounts", "cost_centers", "fiscal_periods", "gl_lines"]
 SLACK = """role,account,cost_center,debit,credit
 source,60002,EE-ENG,0,120.00
 target,60002,EE-ENG,60.00,0
@@ -35,11 +32,9 @@ target,60002,EE-SAL,24.00,0
 
 
 @pytest.fixture
-def ledger(sample_company, warehouse_url, monkeypatch, tmp_path):
+def ledger(reference_warehouse_url, monkeypatch, tmp_path):
     """A warehouse holding the sample company's master data and 2026-10 GL lines; the CLI points at it."""
-    assets = [a for a in build_definitions().assets if a.key.path[-1] in REFERENCE_ASSETS]
-    result = dg.materialize(assets, partition_key=SAMPLE_PARTITION, resources=pipeline_resources(sample_company, warehouse_url))
-    assert result.success
+    warehouse_url = reference_warehouse_url
     monkeypatch.setenv("ALLOCATION_WAREHOUSE_URL", warehouse_url)
     return Ledger(warehouse_url, tmp_path)
 

@@ -8,6 +8,8 @@ is voided; a quarantined matrix row is refused by its file row.
 
 Uses the generated sample company (tests/conftest.py) and edits its `allocation_matrix.csv`; the
 solver's arithmetic and the core's parsing are covered in test_multilevel.py and test_multilevel_runs.py.
+The posted sample period is the session's shared one (tests/conftest.py); tests that change it take a
+copy, and tests about the posting path materialize only it (test_pipeline.POSTING).
 """
 
 from decimal import Decimal
@@ -19,7 +21,8 @@ from allocation_pipeline.reporting import run_failures
 from allocation_pipeline.warehouse import ledger_store
 from allocation_pipeline.warehouse.engine import make_engine
 from tests.conftest import SAMPLE_PERIOD
-from tests.test_pipeline import ledger_state, materialize, query
+from tests.conftest import materialize
+from tests.test_pipeline import POSTING, ledger_state, query
 
 OWN_COST_ACCOUNTS = (50000, 69500)  # the sample rules' multilevel source accounts
 
@@ -45,8 +48,8 @@ def multilevel_runs(url) -> pd.DataFrame:
     return query(url, "SELECT run_id, rule_id, entity, status, journal_entry_id FROM allocation_runs WHERE origin = 'multilevel' ORDER BY run_id")
 
 
-def test_the_sample_period_posts_balanced_multilevel_runs_that_reconcile_with_their_origins(sample_company, warehouse_url):
-    result = materialize(sample_company, warehouse_url)
+def test_the_sample_period_posts_balanced_multilevel_runs_that_reconcile_with_their_origins(posted_month):
+    result, warehouse_url = posted_month.result, posted_month.url
     assert result.success, run_failures(result)
 
     runs = multilevel_runs(warehouse_url)
@@ -109,11 +112,11 @@ def test_the_sample_period_posts_balanced_multilevel_runs_that_reconcile_with_th
     assert result.asset_materializations_for_node("journal_entries")[0].metadata["posted_now"].value == 5
 
 
-def test_rematerializing_changes_nothing(sample_company, duckdb_url):
-    assert materialize(sample_company, duckdb_url).success
+def test_rematerializing_changes_nothing(sample_company, posted_duckdb_url):
+    duckdb_url = posted_duckdb_url
     before = ledger_state(duckdb_url)
     origins = query(duckdb_url, "SELECT * FROM multilevel_origins ORDER BY entity, cost_center, origin").astype(str).to_dict("records")
-    again = materialize(sample_company, duckdb_url)
+    again = materialize(sample_company, duckdb_url, selection=POSTING)
     assert again.success, run_failures(again)
     assert ledger_state(duckdb_url) == before
     assert query(duckdb_url, "SELECT * FROM multilevel_origins ORDER BY entity, cost_center, origin").astype(str).to_dict("records") == origins
@@ -124,7 +127,7 @@ def test_rematerializing_changes_nothing(sample_company, duckdb_url):
 
 def test_a_closed_cycle_fails_naming_it_and_nothing_is_posted(sample_company, duckdb_url):
     rewrite_matrix(sample_company, "EE", {"EE-IT": [("EE-HR", "100")], "EE-HR": [("EE-IT", "100")]})
-    result = materialize(sample_company, duckdb_url)
+    result = materialize(sample_company, duckdb_url, selection=POSTING)
     assert not result.success
     (failure,) = [f for f in run_failures(result) if f.startswith("multilevel_allocation")]
     assert "multilevel ee_service_centers (EE, 2026-10): closed cycle: 'EE-HR', 'EE-IT' pass all of their cost among themselves" in failure
@@ -137,7 +140,7 @@ def test_a_closed_cycle_fails_naming_it_and_nothing_is_posted(sample_company, du
 
 def test_an_ill_conditioned_cycle_is_a_warning_with_its_condition_estimate(sample_company, duckdb_url):
     rewrite_matrix(sample_company, "EE", {"EE-IT": [("EE-HR", "100")], "EE-HR": [("EE-IT", "99.9999"), ("EE-ENG", "0.0001")]})
-    result = materialize(sample_company, duckdb_url)
+    result = materialize(sample_company, duckdb_url, selection=POSTING)
     assert result.success, run_failures(result)
     check = {e.check_name: e for e in result.get_asset_check_evaluations()}["multilevel_well_conditioned"]
     assert check.passed is False and check.severity == dg.AssetCheckSeverity.WARN
@@ -150,12 +153,12 @@ def test_an_ill_conditioned_cycle_is_a_warning_with_its_condition_estimate(sampl
     assert multilevel_runs(duckdb_url)["status"].tolist() == ["posted", "posted"]
 
 
-def test_a_changed_matrix_after_posting_is_refused_until_the_run_is_voided(sample_company, duckdb_url):
-    assert materialize(sample_company, duckdb_url).success
+def test_a_changed_matrix_after_posting_is_refused_until_the_run_is_voided(sample_company, posted_duckdb_url):
+    duckdb_url = posted_duckdb_url
     before = ledger_state(duckdb_url)
     origins_before = query(duckdb_url, "SELECT COUNT(*) AS n FROM multilevel_origins")["n"].iloc[0]
     rewrite_matrix(sample_company, "EE", {"EE-MGT": [("EE-MGT", "10"), ("EE-ENG", "60"), ("EE-SAL", "30")]})
-    refused = materialize(sample_company, duckdb_url)
+    refused = materialize(sample_company, duckdb_url, selection=POSTING)
     assert not refused.success
     (failure,) = [f for f in run_failures(refused) if f.startswith("multilevel_allocation")]
     assert "ALLOC-0004 (rule ee_service_centers, EE 2026-10) is posted as EE-CAL000003 and its recomputed lines differ; void it first" in failure
@@ -168,7 +171,7 @@ def test_a_changed_matrix_after_posting_is_refused_until_the_run_is_voided(sampl
             ledger_store.void_run(conn, "ALLOC-0004", by="controller", reason="matrix corrected")
     finally:
         engine.dispose()
-    after_void = materialize(sample_company, duckdb_url)
+    after_void = materialize(sample_company, duckdb_url, selection=POSTING)
     assert after_void.success, run_failures(after_void)
     runs = multilevel_runs(duckdb_url)
     assert runs[["run_id", "entity", "status"]].values.tolist() == [
@@ -181,7 +184,7 @@ def test_a_quarantined_matrix_row_is_refused_by_its_file_row(sample_company, duc
     path = sample_company / "extracts" / "allocation_matrix.csv"
     rows = path.read_text().splitlines()
     path.write_text("\n".join(rows + [f"{SAMPLE_PERIOD},EE,EE-IT,EE-NOPE,1.5"]) + "\n")
-    result = materialize(sample_company, duckdb_url)
+    result = materialize(sample_company, duckdb_url, selection=POSTING)
     assert not result.success
     (failure,) = [f for f in run_failures(result) if f.startswith("multilevel_allocation")]
     assert f"allocation_matrix.csv row {len(rows)}: unknown cost center 'EE-NOPE'" in failure

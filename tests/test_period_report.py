@@ -4,9 +4,10 @@ metadata, `allocation report`, a period without runs or insights, the pure flow 
 the page in a real headless Chromium (Sankey, tables, filters, run -> journal entry, drill-down,
 a screenshot kept in test-artifacts/).
 
-The world: the sample company's 2026-10 materialized end to end, then through the CLI a
-document-linked run posted and voided (entry and reversal in the month), the same bill allocated
-again and posted, and one run left calculated; then `period_report` materialized on its own.
+The world: the sample company's 2026-10 materialized end to end (a copy of the session's posted
+month, tests/conftest.py), then through the CLI a document-linked run posted and voided (entry and
+reversal in the month), the same bill allocated again and posted, and one run left calculated;
+then `period_report` materialized on its own.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 
 from allocation_pipeline import cli
 from allocation_pipeline.core.report.model import ReportData, anchor, sankey_flows
@@ -32,7 +34,7 @@ from allocation_pipeline.defs.definitions import build_definitions
 from allocation_pipeline.defs.reporting.assets import REPORT_INPUTS
 from allocation_pipeline.reporting import run_failures
 from allocation_pipeline.settings import PROJECT_ROOT
-from tests.conftest import SAMPLE_PARTITION, SAMPLE_PERIOD, pipeline_resources, postgres_schema
+from tests.conftest import SAMPLE_PARTITION, SAMPLE_PERIOD, copy_postgres_schema, pipeline_resources, postgres_schema
 from tests.test_pipeline import query
 
 ASSETS = list(build_definitions().assets)
@@ -72,9 +74,8 @@ def _cli(*argv: str) -> str:
     return out.getvalue()
 
 
-def build_world(company: Path, url: str, folder: Path) -> World:
-    result = dg.materialize(ASSETS, partition_key=SAMPLE_PARTITION, resources=pipeline_resources(company, url), raise_on_error=False)
-    assert result.success, run_failures(result)
+def build_world(company: Path, url: str, folder: Path, result: dg.ExecuteInProcessResult) -> World:
+    """From a copy of the posted month (the session's, `result` its materialization) at `url`."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("ALLOCATION_WAREHOUSE_URL", url)
         patch.setenv("ALLOCATION_REPORTS_DIR", str(folder / "reports"))
@@ -97,20 +98,22 @@ def build_world(company: Path, url: str, folder: Path) -> World:
 
 
 @pytest.fixture(scope="module")
-def duckdb_world(sample_company_template, tmp_path_factory) -> World:
+def duckdb_world(sample_company_template, posted_duckdb_month, tmp_path_factory) -> World:
     folder = tmp_path_factory.mktemp("report_duckdb")
     company = folder / "company"
     shutil.copytree(sample_company_template, company)
-    return build_world(company, f"duckdb:///{folder / 'warehouse.duckdb'}", folder)
+    shutil.copy(sa.engine.make_url(posted_duckdb_month.url).database, folder / "warehouse.duckdb")
+    return build_world(company, f"duckdb:///{folder / 'warehouse.duckdb'}", folder, posted_duckdb_month.result)
 
 
 @pytest.fixture(scope="module")
-def postgres_world(sample_company_template, tmp_path_factory):
+def postgres_world(sample_company_template, posted_postgres_month, tmp_path_factory):
     with postgres_schema() as url:
+        copy_postgres_schema(posted_postgres_month.url, url)
         folder = tmp_path_factory.mktemp("report_postgres")
         company = folder / "company"
         shutil.copytree(sample_company_template, company)
-        yield build_world(company, url, folder)
+        yield build_world(company, url, folder, posted_postgres_month.result)
 
 
 @pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -2,7 +2,9 @@
 PostgreSQL schema): posting, balance to the cent, idempotent re-runs, quarantine in the warehouse,
 refusals (closed period, changed posted run, failed blocking check) and a crash mid-post.
 
-Uses the generated sample company (tests/conftest.py); does not start Dagster processes.
+Uses the generated sample company (tests/conftest.py); tests that start from a posted month take a
+copy of the warehouse the session materialized once, and tests about the posting path materialize
+only it (`*journal_entries` and the fiscal periods, not the insights and the report). Does not start Dagster processes.
 """
 
 import pandas as pd
@@ -10,17 +12,14 @@ import pytest
 import sqlalchemy as sa
 
 import dagster as dg
-from allocation_pipeline.defs.definitions import build_definitions
 from allocation_pipeline.reporting import run_failures
 from allocation_pipeline.warehouse import ledger_store
 from allocation_pipeline.warehouse.engine import make_engine
-from tests.conftest import SAMPLE_PARTITION, pipeline_resources
+from tests.conftest import materialize
 
-ASSETS = list(build_definitions().assets)
-
-
-def materialize(company, url, partition=SAMPLE_PARTITION):
-    return dg.materialize(ASSETS, partition_key=partition, resources=pipeline_resources(company, url), raise_on_error=False)
+# The month up to its posted entries; posting reads the fiscal periods from the warehouse (not
+# as a declared upstream asset), so they are selected too.
+POSTING = dg.AssetSelection.assets("journal_entries").upstream() | dg.AssetSelection.assets("fiscal_periods")
 
 
 def query(url, sql, **params):
@@ -41,8 +40,8 @@ def ledger_state(url):
     }
 
 
-def test_a_period_flows_from_extracts_to_balanced_posted_entries(sample_company, warehouse_url):
-    result = materialize(sample_company, warehouse_url)
+def test_a_period_flows_from_extracts_to_balanced_posted_entries(posted_month):
+    result, warehouse_url = posted_month.result, posted_month.url
     assert result.success, run_failures(result)
 
     runs = query(warehouse_url, "SELECT run_id, rule_id, entity, status, journal_entry_id FROM allocation_runs ORDER BY run_id")
@@ -93,8 +92,8 @@ def test_a_period_flows_from_extracts_to_balanced_posted_entries(sample_company,
     assert "ALLOC-0001 -> EE-CAL000001" in posting["posted_now_entries"].value
 
 
-def test_rematerializing_a_period_replaces_and_never_double_posts(sample_company, warehouse_url):
-    assert materialize(sample_company, warehouse_url).success
+def test_rematerializing_a_period_replaces_and_never_double_posts(sample_company, posted_warehouse_url):
+    warehouse_url = posted_warehouse_url
     before = ledger_state(warehouse_url)
     counts = {t: query(warehouse_url, f"SELECT COUNT(*) AS n FROM {t}")["n"].iloc[0] for t in ("gl_lines", "driver_values", "quarantine")}
     again = materialize(sample_company, warehouse_url)
@@ -133,7 +132,7 @@ def test_bad_rows_land_in_the_quarantine_table(sample_company, duckdb_url):
     assert metadata["rows_quarantined"].value == 4
     assert metadata["rows_kept"].value == len(lines) - 1
     # Re-running the partition replaces its quarantine rows instead of adding to them.
-    assert materialize(sample_company, duckdb_url).success
+    assert materialize(sample_company, duckdb_url, selection="*gl_lines").success
     assert query(duckdb_url, "SELECT COUNT(*) AS n FROM quarantine")["n"].iloc[0] == 4
 
 
@@ -144,7 +143,7 @@ def test_a_document_left_unbalanced_by_quarantine_is_a_warning(sample_company, d
     first = dict(zip(header, lines[1].split(",")))
     lines[1] = ",".join({**first, "cost_center": "XX-UNKNOWN"}[h] for h in header)
     gl_file.write_text("\n".join(lines) + "\n")
-    result = materialize(sample_company, duckdb_url)
+    result = materialize(sample_company, duckdb_url, selection=POSTING)
     assert result.success, run_failures(result)
     check = {e.check_name: e for e in result.get_asset_check_evaluations()}["gl_documents_balance"]
     assert check.passed is False and check.severity == dg.AssetCheckSeverity.WARN
@@ -152,12 +151,12 @@ def test_a_document_left_unbalanced_by_quarantine_is_a_warning(sample_company, d
     assert first["document_id"] in check.metadata["documents"].value
 
 
-def test_a_posted_run_whose_recomputation_differs_is_refused(sample_company, duckdb_url):
-    assert materialize(sample_company, duckdb_url).success
+def test_a_posted_run_whose_recomputation_differs_is_refused(sample_company, posted_duckdb_url):
+    duckdb_url = posted_duckdb_url
     before = ledger_state(duckdb_url)
     rules = sample_company / "rules.yaml"
     rules.write_text(rules.read_text().replace("{EE-ENG: 60, EE-PRD: 25, EE-SAL: 15}", "{EE-ENG: 50, EE-PRD: 30, EE-SAL: 20}"))
-    result = materialize(sample_company, duckdb_url)
+    result = materialize(sample_company, duckdb_url, selection=POSTING)
     assert not result.success
     (failure,) = [f for f in run_failures(result) if f.startswith("allocation_runs")]
     assert "ALLOC-0001 (rule it_overhead_split, EE 2026-10) is posted as EE-CAL000001 and its recomputed lines differ; void it first" in failure
@@ -165,7 +164,7 @@ def test_a_posted_run_whose_recomputation_differs_is_refused(sample_company, duc
 
 
 def test_posting_into_a_closed_period_is_refused_and_nothing_is_posted(sample_company, warehouse_url):
-    result = materialize(sample_company, warehouse_url, partition="2026-08-01")
+    result = materialize(sample_company, warehouse_url, partition="2026-08-01", selection=POSTING)
     assert not result.success
     (failure,) = [f for f in run_failures(result) if f.startswith("journal_entries")]
     assert "posting 2026-08 failed, nothing was posted" in failure
@@ -178,7 +177,7 @@ def test_a_failed_blocking_check_stops_posting_and_stores_nothing(sample_company
     accounts = sample_company / "extracts" / "accounts.csv"
     rows = accounts.read_text().splitlines()
     accounts.write_text("\n".join(r.replace(",true", ",false") if r.startswith("69000,") else r for r in rows) + "\n")
-    result = materialize(sample_company, duckdb_url)
+    result = materialize(sample_company, duckdb_url, selection=POSTING)
     assert not result.success
     checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
     assert checks["runs_valid"].passed is False
@@ -201,14 +200,14 @@ def test_a_crash_in_the_middle_of_posting_leaves_the_ledger_as_it_was(sample_com
         return real_insert(conn, table, frame)
 
     monkeypatch.setattr(ledger_store, "bulk_insert", failing_insert)
-    result = materialize(sample_company, warehouse_url)
+    result = materialize(sample_company, warehouse_url, selection=POSTING)
     assert not result.success
     assert query(warehouse_url, "SELECT COUNT(*) AS n FROM journal_entries")["n"].iloc[0] == 0
     assert query(warehouse_url, "SELECT COUNT(*) AS n FROM journal_lines")["n"].iloc[0] == 0
     assert query(warehouse_url, "SELECT COUNT(*) AS n FROM document_links")["n"].iloc[0] == 0
     assert set(query(warehouse_url, "SELECT status FROM allocation_runs")["status"]) == {"approved"}
     monkeypatch.setattr(ledger_store, "bulk_insert", real_insert)
-    retry = materialize(sample_company, warehouse_url)
+    retry = materialize(sample_company, warehouse_url, selection=POSTING)
     assert retry.success, run_failures(retry)
     assert query(warehouse_url, "SELECT entry_id FROM journal_entries ORDER BY entry_id")["entry_id"].tolist() == [
         "EE-CAL000001", "EE-CAL000002", "EE-CAL000003", "US-CAL000001", "US-CAL000002",
@@ -217,7 +216,7 @@ def test_a_crash_in_the_middle_of_posting_leaves_the_ledger_as_it_was(sample_com
 
 def test_a_missing_extract_fails_its_asset_with_the_file_named(sample_company, duckdb_url):
     (sample_company / "extracts" / "usage_metrics.csv").unlink()
-    result = materialize(sample_company, duckdb_url)
+    result = materialize(sample_company, duckdb_url, selection=["usage_metrics"])
     assert not result.success
     (failure,) = [f for f in run_failures(result) if f.startswith("usage_metrics")]
     assert "usage_metrics: extract 'usage_metrics' not found (expected usage_metrics.csv, usage_metrics.parquet or a folder usage_metrics/)" in failure
@@ -227,7 +226,7 @@ def test_a_sqlite_warehouse_also_works(sample_company, tmp_path):
     url = f"sqlite:///{tmp_path / 'warehouse.db'}"
     first = materialize(sample_company, url)
     assert first.success, run_failures(first)
-    again = materialize(sample_company, url)
+    again = materialize(sample_company, url, selection=POSTING)
     assert again.success, run_failures(again)
     entries = query(
         url,

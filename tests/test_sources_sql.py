@@ -14,6 +14,7 @@ from allocation_pipeline.core.ingestion.cleaning import EXTRACT_SPECS, clean_ext
 from allocation_pipeline.core.sources.config import SourcesError, SqlSource, parse_sources
 from allocation_pipeline.core.sources.reader import read_sourced_extract
 from allocation_pipeline.core.sources.sql import connect, copy_into, raw_table
+from tests.conftest import postgres_database
 
 GL_REQUIRED, GL_OPTIONAL = EXTRACT_SPECS["gl_lines"].file_columns()
 ERP_COLUMNS = {"entity": "company", "document_id": "doc_no", "document_type": "doc_type", "line": "line_no", "posting_date": "posted_at",
@@ -29,8 +30,18 @@ ERP_ROWS = [
 
 @pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
 def erp_url(request, tmp_path) -> str:
-    """A database holding an ERP-like GL table `erp.gl_entries` (its own column names)."""
-    url = f"duckdb:///{tmp_path / 'replica.duckdb'}" if request.param == "duckdb" else request.getfixturevalue("postgres_url")
+    """A database of its own holding an ERP-like GL table `erp.gl_entries` (its own column names)."""
+    if request.param == "duckdb":
+        url = f"duckdb:///{tmp_path / 'replica.duckdb'}"
+        _create_erp(url)
+        yield url
+        return
+    with postgres_database() as url:
+        _create_erp(url)
+        yield url
+
+
+def _create_erp(url: str) -> None:
     engine = sa.create_engine(url)
     with engine.begin() as conn:
         conn.execute(sa.text("CREATE SCHEMA IF NOT EXISTS erp"))
@@ -43,12 +54,6 @@ def erp_url(request, tmp_path) -> str:
             [dict(zip("abcdefghij", row)) for row in ERP_ROWS],
         )
     engine.dispose()
-    yield url
-    if request.param == "postgres":
-        engine = sa.create_engine(url)
-        with engine.begin() as conn:
-            conn.execute(sa.text("DROP SCHEMA erp CASCADE"))
-        engine.dispose()
 
 
 def _gl_source(url: str, **overrides) -> SqlSource:

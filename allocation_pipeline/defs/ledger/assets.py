@@ -14,7 +14,7 @@ from allocation_pipeline.warehouse.ledger_store import PostingError, entries_for
 @dg.asset(
     group_name="ledger",
     partitions_def=fiscal_month_partitions,
-    deps=["allocation_runs", "multilevel_allocation"],
+    deps=["allocation_runs", "multilevel_allocation", "fiscal_periods"],
     kinds={"sql"},
     check_specs=[dg.AssetCheckSpec("entries_balance", asset="journal_entries", blocking=True, description="Every posted entry of the month balances to the cent and matches its header.")],
 )
