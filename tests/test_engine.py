@@ -212,12 +212,14 @@ def test_with_the_engine_apart_from_the_ledger_documents_and_the_report_read_the
     """The ledger keeps an (empty) gl_lines table of its own: reading it would find no document."""
     from allocation_pipeline.defs.definitions import build_definitions
     from allocation_pipeline.defs.resources import EngineResource
+    from allocation_pipeline.commands.ledger import resolve_document_id
+    from allocation_pipeline.warehouse import console_store
     from allocation_pipeline.warehouse.ledger_store import document_context, document_header
     from allocation_pipeline.warehouse.report_store import read_report_data
 
     ledger_url = f"duckdb:///{tmp_path / 'ledger.duckdb'}" if ledger == "duckdb" else request.getfixturevalue("postgres_url")
     engine_url = f"duckdb:///{tmp_path / 'engine.duckdb'}"
-    wanted = {"entities", "accounts", "cost_centers", "gl_lines"}
+    wanted = {"entities", "accounts", "cost_centers", "gl_lines", "ap_invoices"}
     assets = [a for a in build_definitions().assets if {k.to_user_string() for k in a.keys} & wanted]
     resources = {**pipeline_resources(sample_company, ledger_url), "engine": EngineResource(url=engine_url)}
     assert dg.materialize(assets, partition_key=SAMPLE_PARTITION, resources=resources).success
@@ -226,6 +228,7 @@ def test_with_the_engine_apart_from_the_ledger_documents_and_the_report_read_the
     lines = open_line_engine(engine_url)
     try:
         month = lines.execute(lines.lines("gl_lines", "2026-10"))
+        invoices = lines.execute(lines.lines("ap_invoices", "2026-10"))
     finally:
         lines.close()
     month["cents"] = ((month["debit"] - month["credit"]) * 100).round().astype("int64")
@@ -238,6 +241,11 @@ def test_with_the_engine_apart_from_the_ledger_documents_and_the_report_read_the
             context = document_context(conn, document)
             entity = str(month["entity"].iloc[0])
             report = read_report_data(conn, "2026-10", entity, top_documents=3)
+            # The console's document page and `allocation chain`'s lookup of a GL document id.
+            detail = console_store.document_lines(conn, document)
+            invoice = str(invoices["document_id"].iloc[0])
+            invoice_lines = console_store.ap_invoice_lines(conn, invoice)
+            resolved = resolve_document_id(conn, document.lower())
     finally:
         ledger_engine.dispose()
 
@@ -248,6 +256,10 @@ def test_with_the_engine_apart_from_the_ledger_documents_and_the_report_read_the
     )
     assert set(header["period"]) == {"2026-10"}
     assert context is not None and set(context.amounts) == set(own["account"])
+    assert resolved == document
+    assert sorted(detail["line"]) == sorted(own["line"]) and detail["account_name"].notna().all()
+    assert int(detail["debit_cents"].sum()) == round(own["debit"].sum() * 100)
+    assert sorted(invoice_lines["line"]) == sorted(invoices.loc[invoices["document_id"] == invoice, "line"])
 
     expense = month[(month["entity"] == entity) & month["account"].isin(accounts.loc[accounts["type"] == "expense", "account"])]
     documents = expense.groupby(["cost_center", "account", "document_id"], as_index=False)["cents"].sum()

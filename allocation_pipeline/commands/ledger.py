@@ -222,12 +222,14 @@ def resolve_document_id(conn, typed: str) -> str:
     from allocation_pipeline.config.problems import did_you_mean
     from allocation_pipeline.warehouse.bulk import read_frame
     from allocation_pipeline.warehouse.engine import sql_text
+    from allocation_pipeline.warehouse.lines import gl_document_ids, ledger_lines
 
     known = [str(i) for i in read_frame(conn, sql_text("select_document_ids"))["document_id"]]
     by_case = {i.lower(): i for i in known}
     if typed.lower() in by_case:
         return by_case[typed.lower()]
-    in_gl = sorted(read_frame(conn, sql_text("select_gl_document_ids"), {"document_id": typed})["document_id"])
+    with ledger_lines(conn) as engine:
+        in_gl = gl_document_ids(engine, typed)
     if in_gl:
         return typed if typed in in_gl else in_gl[0]
     raise CommandError(

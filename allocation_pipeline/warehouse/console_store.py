@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from allocation_pipeline.warehouse.bulk import read_frame
 from allocation_pipeline.warehouse.engine import sql_text
+from allocation_pipeline.warehouse.lines import LineEngine, ap_document_lines, document_detail_lines, ledger_lines
 
 RUNS = sa.table(
     "allocation_runs",
@@ -114,13 +115,20 @@ def run_lines_page(conn: sa.Connection, run_id: str, page: int = 1, page_size: i
     )
 
 
-def document_lines(conn: sa.Connection, document_id: str) -> pd.DataFrame:
-    """A GL document's lines with account names (empty when the GL does not hold it)."""
-    return read_frame(conn, sql_text("select_document_lines"), {"document_id": document_id})
+def document_lines(conn: sa.Connection, document_id: str, lines: LineEngine | None = None) -> pd.DataFrame:
+    """A GL document's lines with account names (empty when the GL does not hold it); the lines
+    come from the engine (`lines`, default the one behind the ledger), the names from the ledger."""
+    with ledger_lines(conn, lines) as engine:
+        found = document_detail_lines(engine, document_id)
+    names = read_frame(conn, sql_text("select_account_names"))
+    found.insert(found.columns.get_loc("account") + 1, "account_name", found["account"].map(dict(zip(names["account"].astype(str), names["name"]))))
+    return found
 
 
-def ap_invoice_lines(conn: sa.Connection, document_id: str) -> pd.DataFrame:
-    return read_frame(conn, sql_text("select_ap_invoice_lines"), {"document_id": document_id})
+def ap_invoice_lines(conn: sa.Connection, document_id: str, lines: LineEngine | None = None) -> pd.DataFrame:
+    """An AP invoice's lines, from the engine (`lines`, default the one behind the ledger)."""
+    with ledger_lines(conn, lines) as engine:
+        return ap_document_lines(engine, document_id)
 
 
 def runs_of_document(conn: sa.Connection, document_id: str) -> pd.DataFrame:

@@ -298,6 +298,32 @@ def document_gl_lines(engine: LineEngine, entity: str, document_ids: list[str]) 
     return engine.execute(own.select(*columns).order_by(["document_id", "line"]))
 
 
+def gl_document_ids(engine: LineEngine, typed: str) -> list[str]:
+    """The stored ids of GL documents (any month) equal to `typed` but for case."""
+    lines = engine.lines("gl_lines")
+    same = lines.filter(lines["document_id"].lower() == typed.lower()).select("document_id").distinct()
+    return sorted(str(i) for i in engine.execute(same)["document_id"])
+
+
+def document_detail_lines(engine: LineEngine, document_id: str) -> pd.DataFrame:
+    """A GL document's lines (any month) as a person reads them, money in cents, ordered by line."""
+    lines = engine.lines("gl_lines")
+    own = lines.filter(lines["document_id"] == document_id)
+    own = own.mutate(debit_cents=(own["debit"] * 100).round().cast(dt.int64), credit_cents=(own["credit"] * 100).round().cast(dt.int64))
+    columns = ["entity", "period", "document_id", "document_type", "line", "posting_date", "account", "cost_center", "product", "region",
+               "currency", "debit_cents", "credit_cents", "description"]
+    return engine.execute(own.select(*columns).order_by(["entity", "line"]))
+
+
+def ap_document_lines(engine: LineEngine, document_id: str) -> pd.DataFrame:
+    """An AP invoice's lines (any month), amounts in cents, ordered by line."""
+    lines = engine.lines("ap_invoices")
+    own = lines.filter(lines["document_id"] == document_id)
+    own = own.mutate(amount_cents=(own["amount"] * 100).round().cast(dt.int64))
+    columns = ["entity", "period", "document_id", "line", "vendor", "invoice_date", "account", "cost_center", "currency", "amount_cents", "description"]
+    return engine.execute(own.select(*columns).order_by(["entity", "line"]))
+
+
 def largest_documents(engine: LineEngine, period: str, entity: str, accounts: list[str], top: int) -> pd.DataFrame:
     """Per cost center and account (of `accounts`) of the entity's month: the `top` documents by
     absolute amount (ties by document id), with the number of documents, lines and the total of
