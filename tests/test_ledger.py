@@ -11,9 +11,7 @@ import itertools
 import re
 import threading
 
-import pandas as pd
 import pytest
-import sqlalchemy as sa
 
 import dagster as dg
 from allocation_pipeline import cli
@@ -22,6 +20,7 @@ from allocation_pipeline.defs.ledger.actions import approve_run_job, approved_ru
 from allocation_pipeline.defs.resources import WarehouseResource
 from allocation_pipeline.warehouse import ledger_store
 from allocation_pipeline.warehouse.engine import make_engine
+from tests.conftest import query_frame
 
 SLACK = """role,account,cost_center,debit,credit
 source,60002,EE-ENG,0,120.00
@@ -55,13 +54,7 @@ class Ledger:
         return str(path)
 
     def query(self, sql, **params):
-        engine = make_engine(self.url)
-        try:
-            with engine.connect() as conn:
-                result = conn.execute(sa.text(sql), params)
-                return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
-        finally:
-            engine.dispose()
+        return query_frame(self.url, sql, **params)
 
     def status(self, run_id):
         return self.query("SELECT status FROM allocation_runs WHERE run_id = :r", r=run_id)["status"].iloc[0]

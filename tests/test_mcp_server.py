@@ -23,9 +23,7 @@ from pathlib import Path
 
 import anyio
 import anyio.from_thread
-import pandas as pd
 import pytest
-import sqlalchemy as sa
 from mcp import Client, StdioServerParameters
 
 import dagster as dg
@@ -35,7 +33,7 @@ from allocation_pipeline.core.ledger.people import FourEyesError
 from allocation_pipeline.defs.definitions import build_definitions
 from allocation_pipeline.warehouse import ledger_store, people_store
 from allocation_pipeline.warehouse.engine import ensure_schema, make_engine
-from tests.conftest import SAMPLE_PARTITION, SAMPLE_PERIOD, pipeline_resources
+from tests.conftest import SAMPLE_PARTITION, SAMPLE_PERIOD, pipeline_resources, query_frame
 
 AGENT = "claude-agent"
 APPROVER = "alice"
@@ -134,14 +132,7 @@ def agent(url, company):
         yield connection
 
 
-def query(url: str, sql: str, **params) -> pd.DataFrame:
-    engine = make_engine(url)
-    try:
-        with engine.connect() as conn:
-            result = conn.execute(sa.text(sql), params)
-            return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
-    finally:
-        engine.dispose()
+query = query_frame
 
 
 def count(url: str, table: str) -> int:

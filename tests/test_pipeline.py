@@ -7,29 +7,18 @@ copy of the warehouse the session materialized once, and tests about the posting
 only it (`*journal_entries` and the fiscal periods, not the insights and the report). Does not start Dagster processes.
 """
 
-import pandas as pd
 import pytest
-import sqlalchemy as sa
 
 import dagster as dg
 from allocation_pipeline.reporting import run_failures
 from allocation_pipeline.warehouse import ledger_store
-from allocation_pipeline.warehouse.engine import make_engine
-from tests.conftest import materialize
+from tests.conftest import materialize, query_frame
 
-# The month up to its posted entries; posting reads the fiscal periods from the warehouse (not
-# as a declared upstream asset), so they are selected too.
-POSTING = dg.AssetSelection.assets("journal_entries").upstream() | dg.AssetSelection.assets("fiscal_periods")
+# The month up to its posted entries (the fiscal periods posting reads are among its upstream assets).
+POSTING = dg.AssetSelection.assets("journal_entries").upstream()
 
 
-def query(url, sql, **params):
-    engine = make_engine(url)
-    try:
-        with engine.connect() as conn:
-            result = conn.execute(sa.text(sql), params)
-            return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
-    finally:
-        engine.dispose()
+query = query_frame
 
 
 def ledger_state(url):

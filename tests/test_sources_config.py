@@ -17,7 +17,7 @@ from allocation_pipeline.core.sources.reader import read_sourced_extract
 from allocation_pipeline.defs.sources.resources import SourcesResource, sources_resource
 from tests.sources_files import Charge, write_focus, write_workbook
 from tests.test_sources_excel import HEADER, ROWS
-from tests.test_sources_sql import ERP_ROWS
+from tests.test_sources_sql import _create_erp
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -85,15 +85,8 @@ def test_the_readme_examples_load_and_read(tmp_path):
 
     # SQL: the same tables in a DuckDB file instead of the ERP replica.
     url = f"duckdb:///{tmp_path / 'replica.duckdb'}"
-    engine = sa.create_engine(url)
+    engine = _create_erp(url, schema="finance")
     with engine.begin() as conn:
-        conn.execute(sa.text("CREATE SCHEMA finance"))
-        conn.execute(sa.text(
-            "CREATE TABLE finance.gl_entries (company VARCHAR, doc_no VARCHAR, doc_type VARCHAR, line_no INTEGER, posted_at TIMESTAMP, "
-            "gl_account VARCHAR, cost_centre VARCHAR, dr DECIMAL(18,2), cr DECIMAL(18,2), currency_code VARCHAR)"
-        ))
-        conn.execute(sa.text("INSERT INTO finance.gl_entries VALUES (:a, :b, :c, :d, CAST(:e AS TIMESTAMP), :f, :g, CAST(:h AS DECIMAL(18,2)), CAST(:i AS DECIMAL(18,2)), :j)"),
-                     [dict(zip("abcdefghij", row)) for row in ERP_ROWS])
         conn.execute(sa.text("CREATE TABLE finance.cost_centres (cc_code VARCHAR, cc_name VARCHAR, company VARCHAR, cc_kind VARCHAR, parent_code VARCHAR, is_active BOOLEAN)"))
         conn.execute(sa.text("INSERT INTO finance.cost_centres VALUES ('EE-IT', 'IT', 'EE', 'support', NULL, true), ('EE-SALES', 'Sales', 'EE', 'operating', NULL, false)"))
     engine.dispose()

@@ -33,27 +33,28 @@ def erp_url(request, tmp_path) -> str:
     """A database of its own holding an ERP-like GL table `erp.gl_entries` (its own column names)."""
     if request.param == "duckdb":
         url = f"duckdb:///{tmp_path / 'replica.duckdb'}"
-        _create_erp(url)
+        _create_erp(url).dispose()
         yield url
         return
     with postgres_database() as url:
-        _create_erp(url)
+        _create_erp(url).dispose()
         yield url
 
 
-def _create_erp(url: str) -> None:
+def _create_erp(url: str, schema: str = "erp") -> sa.Engine:
+    """`<schema>.gl_entries` holding ERP_ROWS; the engine is returned open for more tables."""
     engine = sa.create_engine(url)
     with engine.begin() as conn:
-        conn.execute(sa.text("CREATE SCHEMA IF NOT EXISTS erp"))
+        conn.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {schema}"))  # fixed test names only
         conn.execute(sa.text(
-            "CREATE TABLE erp.gl_entries (company VARCHAR, doc_no VARCHAR, doc_type VARCHAR, line_no INTEGER, posted_at TIMESTAMP, "
+            f"CREATE TABLE {schema}.gl_entries (company VARCHAR, doc_no VARCHAR, doc_type VARCHAR, line_no INTEGER, posted_at TIMESTAMP, "
             "gl_account VARCHAR, cost_centre VARCHAR, dr NUMERIC(18,2), cr NUMERIC(18,2), currency_code VARCHAR)"
         ))
         conn.execute(
-            sa.text("INSERT INTO erp.gl_entries VALUES (:a, :b, :c, :d, CAST(:e AS TIMESTAMP), :f, :g, CAST(:h AS NUMERIC(18,2)), CAST(:i AS NUMERIC(18,2)), :j)"),
+            sa.text(f"INSERT INTO {schema}.gl_entries VALUES (:a, :b, :c, :d, CAST(:e AS TIMESTAMP), :f, :g, CAST(:h AS NUMERIC(18,2)), CAST(:i AS NUMERIC(18,2)), :j)"),
             [dict(zip("abcdefghij", row)) for row in ERP_ROWS],
         )
-    engine.dispose()
+    return engine
 
 
 def _gl_source(url: str, **overrides) -> SqlSource:
