@@ -22,6 +22,8 @@ import pytest
 from allocation_pipeline import cli
 from allocation_pipeline.commands.insights import AnalysisContext
 from allocation_pipeline.core.insights.config import shift_period
+from allocation_pipeline.core.insights.history import driver_history
+from allocation_pipeline.defs.insights import assets as insights_assets
 from allocation_pipeline.core.report.html import render_report
 from allocation_pipeline.defs.definitions import build_definitions
 from allocation_pipeline.reporting import run_failures
@@ -107,7 +109,7 @@ def test_the_report_shows_the_same_driver_analysis_as_allocation_analyze(company
     assert f"{MONTHS} period" in out.getvalue()
 
 
-def test_anomaly_flags_judge_a_key_against_the_months_the_extracts_hold(tmp_path):
+def test_anomaly_flags_judge_a_key_against_the_months_the_extracts_hold(tmp_path, monkeypatch):
     generate_company(tmp_path, periods=MONTHS, end_period=PERIOD, closed_periods=1, gl_lines_per_period=1000, file_format="csv")
     # The pool allocated by its planted key, which follows consumption in every month but the last,
     # where the consumption measured per business unit is reversed.
@@ -125,11 +127,16 @@ def test_anomaly_flags_judge_a_key_against_the_months_the_extracts_hold(tmp_path
     usage.loc[last, "value"] = usage.loc[last, "value"].to_numpy()[::-1]
     usage.to_csv(tmp_path / "extracts" / "usage_metrics.csv", index=False)
 
+    # driver_analysis and anomaly_flags run in one process here: the history is read once for both.
+    reads = []
+    monkeypatch.setattr(insights_assets, "driver_history", lambda *args: reads.append(args[0]) or driver_history(*args))
     url = f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
     result = dg.materialize(
-        ASSETS, partition_key=f"{PERIOD}-01", resources=pipeline_resources(tmp_path, url), selection="*anomaly_flags", raise_on_error=False
+        ASSETS, partition_key=f"{PERIOD}-01", resources=pipeline_resources(tmp_path, url), selection=["*anomaly_flags", "driver_analysis"], raise_on_error=False
     )
     assert result.success, run_failures(result)
+    assert reads == [PERIOD]
+    assert {e.asset_key.path[-1] for e in result.get_asset_materialization_events()} >= {"driver_analysis", "anomaly_flags"}
     assert query(url, "SELECT DISTINCT period FROM driver_values")["period"].tolist() == [PERIOD]
     flags = query(url, "SELECT kind, severity, rule_id, message FROM anomaly_flags WHERE kind IN ('fit_drop', 'confidence_drop') ORDER BY kind")
     assert flags["kind"].tolist() == ["confidence_drop", "fit_drop"] and set(flags["rule_id"]) == {POOL}

@@ -68,7 +68,7 @@ def driver_analysis(
     period = period_of(context.partition_key)
     config = _config(rules)
     rule_set = rules.load()
-    history, cost_centers = _extract_history("driver analysis", period, config, warehouse, extracts, sources)
+    history, cost_centers = _extract_history("driver analysis", context.run_id, period, config, warehouse, extracts, sources)
     frame, confidence, reports = _analyse_pools(period, config, rule_set, history, cost_centers)
     with warehouse.get_engine().begin() as conn:
         store.replace_period(conn, "driver_analysis", frame, period)
@@ -76,12 +76,32 @@ def driver_analysis(
     return dg.Output(frame, metadata=_analysis_metadata(config, history, frame, confidence, reports))
 
 
+# The driver history last read, by (run, period, insights config): driver_analysis and anomaly_flags
+# read the same history in one run, and where they run in one process (the embedded warehouse's
+# in-process executor) the second takes it from the first instead of cleaning every month's
+# extracts again. One entry: a new run replaces it.
+_HISTORY: dict[tuple, tuple[pd.DataFrame, pd.DataFrame]] = {}
+
+
 def _extract_history(
-    step: str, period: str, config: InsightsConfig, warehouse: WarehouseResource, extracts: ExtractsResource, sources: SourcesResource
+    step: str, run_id: str, period: str, config: InsightsConfig, warehouse: WarehouseResource, extracts: ExtractsResource, sources: SourcesResource
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The driver history of `period`'s analysis window as `allocation analyze` reads it
     (core.insights.history: every month the extracts hold, materialized or not), and the cost
-    centers of the warehouse it was cleaned against. A bad extract fails `step` naming it."""
+    centers of the warehouse it was cleaned against; read once per run and process (see _HISTORY).
+    A bad extract fails `step` naming it."""
+    key = (run_id, period, repr(config))
+    if key not in _HISTORY:
+        read = _read_history(step, period, config, warehouse, extracts, sources)
+        _HISTORY.clear()
+        _HISTORY[key] = read
+    history, cost_centers = _HISTORY[key]
+    return history.copy(), cost_centers.copy()
+
+
+def _read_history(
+    step: str, period: str, config: InsightsConfig, warehouse: WarehouseResource, extracts: ExtractsResource, sources: SourcesResource
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     with warehouse.get_engine().connect() as conn:
         cost_centers, _, _ = store.master_data(conn)
     references = {"cost center": cost_centers["cost_center"]}
@@ -149,7 +169,7 @@ def anomaly_flags(
     period = period_of(context.partition_key)
     config = _config(rules)
     by_id = _rules_by_id(rules)
-    history, _ = _extract_history("anomaly flags", period, config, warehouse, extracts, sources)
+    history, _ = _extract_history("anomaly flags", context.run_id, period, config, warehouse, extracts, sources)
     with warehouse.get_engine().connect() as conn:
         lines = store.rule_run_lines(conn, period)
         previous_lines = store.rule_run_lines(conn, shift_period(period, -1))
