@@ -37,6 +37,7 @@ from tests.test_pipeline import query
 PERIOD = "2026-10"
 POOL = "us_corporate_it"
 MONTHS = 6
+CANDIDATES = "candidates: [headcount, it_tickets, cloud_spend, app_licences]"
 ASSETS = list(build_definitions().assets)
 
 
@@ -44,6 +45,10 @@ ASSETS = list(build_definitions().assets)
 def company(tmp_path_factory):
     root = tmp_path_factory.mktemp("history_company")
     generate_company(root, periods=MONTHS, end_period=PERIOD, closed_periods=1, gl_lines_per_period=1000, file_format="csv")
+    # Hours among the candidates: the asset reads the month's hours from the engine (stored by the
+    # timesheets asset) and earlier months' from the files; the command reads every month's files.
+    rules = root / "rules.yaml"
+    rules.write_text(rules.read_text().replace(CANDIDATES, CANDIDATES.replace("]", ", hours]")))
     url = f"duckdb:///{root / 'warehouse.duckdb'}"
     result = dg.materialize(
         ASSETS, partition_key=f"{PERIOD}-01", resources=pipeline_resources(root, url), selection="*driver_analysis", raise_on_error=False
@@ -76,6 +81,7 @@ def test_the_report_shows_the_same_driver_analysis_as_allocation_analyze(company
     analysis = context.report(context.pool(POOL)).analysis
     assert analysis.status != "insufficient_data"
     expected = analysis.frame(PERIOD)
+    assert "hours" in expected["rationale"].iloc[0]  # measured, with the month's hours from the engine in the asset's history
     expected_confidence = analysis.confidence_frame(PERIOD)
 
     engine = make_engine(url)  # as the product opens the warehouse: one DuckDB file per process, shared with the engine

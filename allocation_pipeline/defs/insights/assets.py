@@ -21,9 +21,10 @@ from allocation_pipeline.core.allocation.rules import RulesError
 from allocation_pipeline.defs.metadata import markdown_table
 from allocation_pipeline.defs.partitions import fiscal_month_partitions, period_of
 from allocation_pipeline.core.sources.config import SourcesError
-from allocation_pipeline.defs.resources import ExtractsResource, RulesResource, WarehouseResource
+from allocation_pipeline.defs.resources import EngineResource, ExtractsResource, RulesResource, WarehouseResource
 from allocation_pipeline.defs.sources.resources import SourcesResource
 from allocation_pipeline.warehouse import insights_store as store
+from allocation_pipeline.warehouse.lines import timesheet_hours
 
 # Months of history a forecast reads (ETS is seasonal from 24).
 FORECAST_HISTORY = 36
@@ -58,7 +59,8 @@ def _rules_by_id(rules: RulesResource) -> dict:
     kinds={"pandas", "scipy"},
 )
 def driver_analysis(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource, rules: RulesResource, extracts: ExtractsResource, sources: SourcesResource
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, rules: RulesResource, extracts: ExtractsResource, sources: SourcesResource,
+    engine: EngineResource,
 ) -> dg.Output[pd.DataFrame]:
     """Driver analysis of every insights pool over the months up to this one: correlation, non-negative
     weights, fit, a confidence from a permutation test across units (driver_confidence) and a
@@ -68,7 +70,7 @@ def driver_analysis(
     period = period_of(context.partition_key)
     config = _config(rules)
     rule_set = rules.load()
-    history, cost_centers = _extract_history("driver analysis", context.run_id, period, config, warehouse, extracts, sources)
+    history, cost_centers = _extract_history("driver analysis", context.run.run_id, period, config, (warehouse, extracts, sources, engine))
     frame, confidence, reports = _analyse_pools(period, config, rule_set, history, cost_centers)
     with warehouse.get_engine().begin() as conn:
         store.replace_period(conn, "driver_analysis", frame, period)
@@ -84,7 +86,7 @@ _HISTORY: dict[tuple, tuple[pd.DataFrame, pd.DataFrame]] = {}
 
 
 def _extract_history(
-    step: str, run_id: str, period: str, config: InsightsConfig, warehouse: WarehouseResource, extracts: ExtractsResource, sources: SourcesResource
+    step: str, run_id: str, period: str, config: InsightsConfig, resources: tuple
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The driver history of `period`'s analysis window as `allocation analyze` reads it
     (core.insights.history: every month the extracts hold, materialized or not), and the cost
@@ -92,7 +94,7 @@ def _extract_history(
     A bad extract fails `step` naming it."""
     key = (run_id, period, repr(config))
     if key not in _HISTORY:
-        read = _read_history(step, period, config, warehouse, extracts, sources)
+        read = _read_history(step, period, config, *resources)
         _HISTORY.clear()
         _HISTORY[key] = read
     history, cost_centers = _HISTORY[key]
@@ -100,17 +102,26 @@ def _extract_history(
 
 
 def _read_history(
-    step: str, period: str, config: InsightsConfig, warehouse: WarehouseResource, extracts: ExtractsResource, sources: SourcesResource
+    step: str, period: str, config: InsightsConfig, warehouse: WarehouseResource, extracts: ExtractsResource, sources: SourcesResource,
+    engine: EngineResource,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The history read from the extracts, except the month's own timesheets: the timesheets asset
+    cleaned them from the same sources against the same cost centers and stored them in the
+    engine, so they are read from there (as driver_values reads them) instead of cleaned again."""
     with warehouse.get_engine().connect() as conn:
         cost_centers, _, _ = store.master_data(conn)
     references = {"cost center": cost_centers["cost_center"]}
+
+    def clean(name: str, month: str | None) -> pd.DataFrame:
+        if name == "timesheets" and month == period:
+            return timesheet_hours(engine.get_lines(), period)
+        return reader.clean(name, references, month, current=period).kept
 
     try:
         # A source read one month at a time (a FOCUS file pattern holding {period}) gives this
         # month alone as its history, said in the metadata by periods_in_history.
         reader = ExtractReader(sources.load(), extracts.directory)
-        return driver_history(period, config, lambda name, month: reader.clean(name, references, month, current=period).kept), cost_centers
+        return driver_history(period, config, clean), cost_centers
     except (ExtractError, SourcesError, DriverError) as exc:
         raise dg.Failure(description=f"{step} of {period}: {exc}") from exc
 
@@ -160,7 +171,8 @@ def _analysis_metadata(config: InsightsConfig, history: pd.DataFrame, frame: pd.
     check_specs=[dg.AssetCheckSpec(name, asset="anomaly_flags", blocking=True, description=text) for name, text in FLAG_CHECKS.values()],
 )
 def anomaly_flags(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource, rules: RulesResource, extracts: ExtractsResource, sources: SourcesResource
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, rules: RulesResource, extracts: ExtractsResource, sources: SourcesResource,
+    engine: EngineResource,
 ):
     """Anomaly flags of the month's rule runs: shares far from consumption, unit costs far from peers,
     jumps against the previous month, and keys whose fit or confidence dropped against the driver
@@ -169,7 +181,7 @@ def anomaly_flags(
     period = period_of(context.partition_key)
     config = _config(rules)
     by_id = _rules_by_id(rules)
-    history, _ = _extract_history("anomaly flags", context.run_id, period, config, warehouse, extracts, sources)
+    history, _ = _extract_history("anomaly flags", context.run.run_id, period, config, (warehouse, extracts, sources, engine))
     with warehouse.get_engine().connect() as conn:
         lines = store.rule_run_lines(conn, period)
         previous_lines = store.rule_run_lines(conn, shift_period(period, -1))
