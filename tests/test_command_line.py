@@ -4,14 +4,14 @@ and `dagster asset materialize -f definitions.py`.
 Every command gets DAGSTER_HOME and ALLOCATION_DATA_DIR (or an explicit warehouse URL) under
 tmp_path, never the project's data directory, and inherits no other ALLOCATION_* variable. Covers
 exit statuses, what the output names, and that the posted journal entries in the DuckDB warehouse
-balance. Does not cover PostgreSQL, `dagster dev` (test_dagster_dev.py) or the allocation arithmetic.
+balance. Does not cover PostgreSQL, `dagster dev` (test_dagster_dev.py), the allocation arithmetic
+or `allocation run`'s refusals and failures (test_run_command.py, in process).
 """
 
 from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -103,23 +103,3 @@ def test_dagster_asset_materialize_posts_balanced_entries(sample_company: Path, 
     assert entries, f"no journal entries for {SAMPLE_PERIOD}\n{_show(result)}"
     unbalanced = [e for e in entries if not (e.debit == e.credit == e.total_debit == e.total_credit and e.lines >= 2)]
     assert unbalanced == []
-
-
-def test_run_rejects_a_period_that_is_not_a_month(tmp_path: Path):
-    data_dir = tmp_path / "data"
-    result = _run([str(BIN / "allocation"), "run", "--period", "2026-13"], _env(tmp_path, ALLOCATION_DATA_DIR=str(data_dir)))
-
-    assert result.returncode == 2, _show(result)
-    assert "2026-13" in result.stderr, _show(result)
-    assert "Traceback" not in result.stderr, _show(result)
-    assert not (data_dir / "warehouse.duckdb").exists()
-
-
-def test_run_without_gl_lines_fails_and_names_the_extract(sample_company: Path, tmp_path: Path):
-    shutil.rmtree(sample_company / "extracts" / "gl_lines")
-    result = _run([str(BIN / "allocation"), "run", "--period", SAMPLE_PERIOD], _env(tmp_path, ALLOCATION_DATA_DIR=str(sample_company)))
-
-    assert result.returncode != 0, _show(result)
-    # The summary on stdout, not only Dagster's log on stderr, must say what is missing.
-    summary = result.stdout.partition("did not finish cleanly")[2]
-    assert re.search(r"gl_lines.*not found", summary), _show(result)

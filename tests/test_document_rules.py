@@ -10,10 +10,11 @@ import yaml
 import dagster as dg
 from allocation_pipeline.core.allocation.allocate import AllocationError, DocumentSource, allocate_period, gl_balances
 from allocation_pipeline.core.allocation.rules import RulesError, parse_rules
-from allocation_pipeline.defs.definitions import build_definitions
 from allocation_pipeline.reporting import run_failures
-from tests.conftest import SAMPLE_PARTITION, pipeline_resources
+from tests.conftest import SAMPLE_PARTITION
+from tests.conftest import materialize as materialize_month
 from tests.test_allocation_core import COST_CENTERS, ENTITIES, drivers, gl
+from tests.test_pipeline import POSTING
 
 INVOICE = DocumentSource(
     "EE-BILL000528",
@@ -103,8 +104,14 @@ def with_rules(company, extra):
     path.write_text(yaml.safe_dump(document, sort_keys=False))
 
 
-def materialize(company, url):
-    return dg.materialize(list(build_definitions().assets), partition_key=SAMPLE_PARTITION, resources=pipeline_resources(company, url), raise_on_error=False)
+# What these tests assert on (runs, their lines, history and document links, the ledger) is written
+# by allocation_runs and journal_entries; nothing downstream (insights, profitability, the period
+# report) writes it, so the month is materialized up to posting, or up to the runs where nothing is posted.
+RUNS = dg.AssetSelection.assets("allocation_runs").upstream()
+
+
+def materialize(company, url, selection=POSTING, partition=SAMPLE_PARTITION):
+    return materialize_month(company, url, partition=partition, selection=selection)
 
 
 def test_document_rules_post_through_the_pipeline_with_their_chain(sample_company, warehouse_url):
@@ -142,7 +149,7 @@ def test_a_rule_asking_for_more_than_is_left_fails_the_blocking_check(sample_com
 
     too_much = {**DOCUMENT_RULES[1], "id": "travel_rest", "order": 7, "source": {"document": "EE-BILL000528", "accounts": ["61000"], "amount": "80.00"}}
     with_rules(sample_company, DOCUMENT_RULES + [too_much])
-    result = materialize(sample_company, duckdb_url)
+    result = materialize(sample_company, duckdb_url, selection=RUNS)
     assert not result.success
     check = {e.check_name: e for e in result.get_asset_check_evaluations()}["runs_valid"]
     assert check.passed is False
@@ -190,10 +197,8 @@ def test_a_document_rule_runs_only_in_the_month_that_holds_the_document(sample_c
     from tests.test_pipeline import query
 
     with_rules(sample_company, [{**DOCUMENT_RULES[0], "approval": "auto"}])
-    assert materialize(sample_company, duckdb_url).success
-    other = dg.materialize(
-        list(build_definitions().assets), partition_key="2026-09-01", resources=pipeline_resources(sample_company, duckdb_url), raise_on_error=False
-    )
+    assert materialize(sample_company, duckdb_url, selection=RUNS).success
+    other = materialize(sample_company, duckdb_url, selection=RUNS, partition="2026-09-01")
     assert other.success, run_failures(other)
     notes = other.asset_materializations_for_node("allocation_runs")[0].metadata["notes"].value
     assert "source document EE-BILL000527 is not in the GL lines of 2026-09; no run" in notes

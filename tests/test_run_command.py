@@ -5,13 +5,16 @@ reports), failed and skipped steps named, exit statuses; plus `--version`, `--ve
 suggestions and the outermost project error of a failed step.
 
 A month of the small sample company is run once per module into a template (warehouse, Dagster
-home); each test works on its own copy under tmp_path. Does not cover `dagster dev`
+home); each test works on its own copy under tmp_path, and the tests that only read what a second
+successful run printed share one such run. Does not cover `dagster dev`
 (test_dagster_dev.py) or the allocation arithmetic.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import re
 import shutil
 from pathlib import Path
@@ -66,8 +69,22 @@ def company(after_one_run: Path, tmp_path: Path, monkeypatch) -> Path:
     return target
 
 
-def test_a_run_shows_each_step_as_it_starts_and_ends_and_what_it_produced(company, capsys):
-    status, out, err = _run(capsys)
+@pytest.fixture(scope="module")
+def a_second_run(after_one_run: Path, tmp_path_factory):
+    """A successful run again of the month, on a copy of the company after one run: (company, status,
+    stdout, stderr). Tests that only read what it printed share it."""
+    company = tmp_path_factory.mktemp("a_second_run") / "company"
+    shutil.copytree(after_one_run, company)
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.MonkeyPatch.context() as patch:
+        _point_at(patch, company)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            status = cli.main(["run", "--period", SAMPLE_PERIOD])
+    return company, status, out.getvalue(), err.getvalue()
+
+
+def test_a_run_shows_each_step_as_it_starts_and_ends_and_what_it_produced(a_second_run):
+    company, status, out, err = a_second_run
     assert status == 0, out + err
     # Not a terminal: one plain line when a step starts and one when it ends, with rows and seconds.
     started = re.findall(r"^  \[\s*\d+/\d+\] (\w+)\s+started$", out, re.MULTILINE)
@@ -81,6 +98,27 @@ def test_a_run_shows_each_step_as_it_starts_and_ends_and_what_it_produced(compan
     assert re.search(r"^Period reports:\s+\S+/2026-10/EE\.html$", out, re.MULTILINE), out
     assert "did not finish cleanly" not in out and "Skipped" not in out
     assert err == ""
+
+
+def test_run_rejects_a_period_that_is_not_a_month(tmp_path, monkeypatch, capsys):
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    _point_at(monkeypatch, data_dir)
+    status = cli.main(["run", "--period", "2026-13"])
+    err = capsys.readouterr().err
+    assert status == 2, err
+    assert "2026-13" in err and "Traceback" not in err
+    assert not (data_dir / "warehouse.duckdb").exists()
+
+
+def test_run_without_gl_lines_fails_and_names_the_extract(sample_company, monkeypatch, capsys):
+    shutil.rmtree(sample_company / "extracts" / "gl_lines")
+    _point_at(monkeypatch, sample_company)
+    status, out, err = _run(capsys)
+    assert status != 0, out + err
+    # The summary on stdout, not only Dagster's log on stderr, must say what is missing.
+    summary = out.partition("did not finish cleanly")[2]
+    assert re.search(r"gl_lines.*not found", summary), out + err
 
 
 def test_a_typo_in_a_method_stops_before_any_extract_is_read(company, capsys):
@@ -159,8 +197,8 @@ def test_a_rerun_after_a_submitted_run_lists_it_without_a_rule_id(company, capsy
     assert "Allocation runs:  6" in out and "nan" not in out
 
 
-def test_the_dagster_ui_command_names_the_dagster_of_this_environment(company, capsys):
-    status, out, _ = _run(capsys)
+def test_the_dagster_ui_command_names_the_dagster_of_this_environment(a_second_run):
+    company, status, out, _ = a_second_run
     assert status == 0
     (command,) = re.findall(r"^Dagster UI:\s+(.*)$", out, re.MULTILINE)
     home, program, *rest = command.split()
