@@ -240,6 +240,12 @@ def reference_warehouse_url(request, tmp_path: Path) -> str:
     return url
 
 
+@pytest.fixture
+def reference_duckdb_url(reference_duckdb_template: Path, tmp_path: Path) -> str:
+    """A private copy of the DuckDB warehouse holding the sample company's master data and 2026-10 GL lines."""
+    return _duckdb_copy(reference_duckdb_template, tmp_path)
+
+
 class PostedMonth:
     """The sample company's 2026-10 materialized end to end once (every run posted): the
     warehouse (read only; take a copy to change it) and the materialization's result."""

@@ -14,7 +14,7 @@ from allocation_pipeline.reporting import run_failures
 from tests.conftest import SAMPLE_PARTITION
 from tests.conftest import materialize as materialize_month
 from tests.test_allocation_core import COST_CENTERS, ENTITIES, drivers, gl
-from tests.test_pipeline import POSTING
+from tests.test_pipeline import POSTING_ON_LOADED_GL
 
 INVOICE = DocumentSource(
     "EE-BILL000528",
@@ -106,15 +106,18 @@ def with_rules(company, extra):
 
 # What these tests assert on (runs, their lines, history and document links, the ledger) is written
 # by allocation_runs and journal_entries; nothing downstream (insights, profitability, the period
-# report) writes it, so the month is materialized up to posting, or up to the runs where nothing is posted.
-RUNS = dg.AssetSelection.assets("allocation_runs").upstream()
+# report) writes it, so the month is materialized up to posting, or up to the runs where nothing is
+# posted. Only the rules change: the tests start from a warehouse holding October's GL lines
+# (conftest's reference copy) and do not load them again.
+RUNS_ON_LOADED_GL = dg.AssetSelection.assets("allocation_runs").upstream() - dg.AssetSelection.assets("gl_lines")
 
 
-def materialize(company, url, selection=POSTING, partition=SAMPLE_PARTITION):
+def materialize(company, url, selection=POSTING_ON_LOADED_GL, partition=SAMPLE_PARTITION):
     return materialize_month(company, url, partition=partition, selection=selection)
 
 
-def test_document_rules_post_through_the_pipeline_with_their_chain(sample_company, warehouse_url):
+def test_document_rules_post_through_the_pipeline_with_their_chain(sample_company, reference_warehouse_url):
+    warehouse_url = reference_warehouse_url
     from tests.test_pipeline import query
 
     with_rules(sample_company, DOCUMENT_RULES)
@@ -144,12 +147,13 @@ def test_document_rules_post_through_the_pipeline_with_their_chain(sample_compan
     assert len(query(warehouse_url, "SELECT run_id FROM allocation_runs WHERE source_document IS NOT NULL")) == 2
 
 
-def test_a_rule_asking_for_more_than_is_left_fails_the_blocking_check(sample_company, duckdb_url):
+def test_a_rule_asking_for_more_than_is_left_fails_the_blocking_check(sample_company, reference_duckdb_url):
+    duckdb_url = reference_duckdb_url
     from tests.test_pipeline import query
 
     too_much = {**DOCUMENT_RULES[1], "id": "travel_rest", "order": 7, "source": {"document": "EE-BILL000528", "accounts": ["61000"], "amount": "80.00"}}
     with_rules(sample_company, DOCUMENT_RULES + [too_much])
-    result = materialize(sample_company, duckdb_url, selection=RUNS)
+    result = materialize(sample_company, duckdb_url, selection=RUNS_ON_LOADED_GL)
     assert not result.success
     check = {e.check_name: e for e in result.get_asset_check_evaluations()}["runs_valid"]
     assert check.passed is False
@@ -168,11 +172,12 @@ US_IT_BY_HEADCOUNT = {
 
 
 @pytest.mark.parametrize("unless_flagged", [True, False])
-def test_anomaly_flags_withhold_auto_approval_unless_the_policy_says_otherwise(sample_company, duckdb_url, unless_flagged):
+def test_anomaly_flags_withhold_auto_approval_unless_the_policy_says_otherwise(sample_company, reference_duckdb_url, unless_flagged):
     """Headcount charges the planted over-consumers (US-BU7, US-BU8) less than they consume; the
     rule id names the insights pool whose consumption metric the run is checked against."""
     from tests.test_pipeline import query
 
+    duckdb_url = reference_duckdb_url
     rule = {**US_IT_BY_HEADCOUNT, "approval": {"mode": "auto", "unless_flagged": unless_flagged}}
     with_rules(sample_company, [rule])
     result = materialize(sample_company, duckdb_url)
@@ -192,13 +197,15 @@ def test_anomaly_flags_withhold_auto_approval_unless_the_policy_says_otherwise(s
         assert "approved" in history["to_status"].tolist()
 
 
-def test_a_document_rule_runs_only_in_the_month_that_holds_the_document(sample_company, duckdb_url):
+def test_a_document_rule_runs_only_in_the_month_that_holds_the_document(sample_company, reference_duckdb_url):
     """Materializing another month neither re-allocates the document nor fails for lack of it."""
     from tests.test_pipeline import query
 
+    duckdb_url = reference_duckdb_url
     with_rules(sample_company, [{**DOCUMENT_RULES[0], "approval": "auto"}])
-    assert materialize(sample_company, duckdb_url, selection=RUNS).success
-    other = materialize(sample_company, duckdb_url, selection=RUNS, partition="2026-09-01")
+    assert materialize(sample_company, duckdb_url, selection=RUNS_ON_LOADED_GL).success
+    # September's GL lines are not in the warehouse yet: that month loads them.
+    other = materialize(sample_company, duckdb_url, selection=dg.AssetSelection.assets("allocation_runs").upstream(), partition="2026-09-01")
     assert other.success, run_failures(other)
     notes = other.asset_materializations_for_node("allocation_runs")[0].metadata["notes"].value
     assert "source document EE-BILL000527 is not in the GL lines of 2026-09; no run" in notes
@@ -206,9 +213,10 @@ def test_a_document_rule_runs_only_in_the_month_that_holds_the_document(sample_c
     assert runs["period"].tolist() == ["2026-10"]
 
 
-def test_two_rules_sharing_a_document_re_materialize_unchanged(sample_company, duckdb_url):
+def test_two_rules_sharing_a_document_re_materialize_unchanged(sample_company, reference_duckdb_url):
     from tests.test_pipeline import ledger_state
 
+    duckdb_url = reference_duckdb_url
     rest = {**DOCUMENT_RULES[1], "id": "travel_rest", "order": 7, "source": {"document": "EE-BILL000528", "accounts": ["61000"]}}
     with_rules(sample_company, DOCUMENT_RULES + [rest])
     first = materialize(sample_company, duckdb_url)

@@ -161,10 +161,14 @@ def test_a_line_in_another_currency_than_its_entity_is_quarantined(messy, tmp_pa
     )
 
 
-def _materialize(company: Path, url: str):
+def _materialize_up_to_the_runs(company: Path, url: str):
+    """The month as far as allocation_runs: whether a bad GL stops the allocation is decided there."""
     from allocation_pipeline.defs.definitions import build_definitions
 
-    return dg.materialize(list(build_definitions().assets), partition_key=SAMPLE_PARTITION, resources=pipeline_resources(company, url), raise_on_error=False)
+    return dg.materialize(
+        list(build_definitions().assets), partition_key=SAMPLE_PARTITION, resources=pipeline_resources(company, url),
+        selection=dg.AssetSelection.assets("allocation_runs").upstream(), raise_on_error=False,
+    )
 
 
 def _failure_messages(result) -> list[str]:
@@ -174,7 +178,7 @@ def _failure_messages(result) -> list[str]:
 def test_a_header_only_month_fails_naming_the_file(sample_company, duckdb_url):
     gl_file = sample_company / "extracts" / "gl_lines" / "2026-10.csv"
     gl_file.write_text(gl_file.read_text().splitlines()[0] + "\n")
-    result = _materialize(sample_company, duckdb_url)
+    result = _materialize_up_to_the_runs(sample_company, duckdb_url)
     assert not result.success
     assert any("gl_lines/2026-10.csv: no gl_lines rows for 2026-10" in m for m in _failure_messages(result))
     assert not result.asset_materializations_for_node("allocation_runs")
@@ -184,7 +188,7 @@ def test_a_gutted_month_fails_the_quarantine_share_check_and_nothing_is_allocate
     gl_file = sample_company / "extracts" / "gl_lines" / "2026-10.csv"
     lines = gl_file.read_text().splitlines()
     gl_file.write_text("\n".join([lines[0]] + [line.replace(",EUR,", ",EURO,").replace(",USD,", ",USDX,") for line in lines[1:]]) + "\n")
-    result = _materialize(sample_company, duckdb_url)
+    result = _materialize_up_to_the_runs(sample_company, duckdb_url)
     check = {e.check_name: e for e in result.get_asset_check_evaluations()}["gl_quarantine_share_within_limit"]
     assert check.passed is False
     assert check.metadata["quarantined_percent"].value == 100.0

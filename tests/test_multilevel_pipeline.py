@@ -9,7 +9,8 @@ is voided; a quarantined matrix row is refused by its file row.
 Uses the generated sample company (tests/conftest.py) and edits its `allocation_matrix.csv`; the
 solver's arithmetic and the core's parsing are covered in test_multilevel.py and test_multilevel_runs.py.
 The posted sample period is the session's shared one (tests/conftest.py); tests that change it take a
-copy, and tests about the posting path materialize only it (test_pipeline.POSTING).
+copy, and tests about the posting path materialize only it (test_pipeline.POSTING); those that change
+only the matrix start from a copy holding the month's GL lines and do not load them again.
 """
 
 from decimal import Decimal
@@ -22,7 +23,7 @@ from allocation_pipeline.warehouse import ledger_store
 from allocation_pipeline.warehouse.engine import make_engine
 from tests.conftest import SAMPLE_PERIOD
 from tests.conftest import materialize
-from tests.test_pipeline import POSTING, ledger_state, query
+from tests.test_pipeline import POSTING, POSTING_ON_LOADED_GL, ledger_state, query
 
 OWN_COST_ACCOUNTS = (50000, 69500)  # the sample rules' multilevel source accounts
 
@@ -125,9 +126,10 @@ def test_rematerializing_changes_nothing(sample_company, posted_duckdb_url):
     assert again.asset_materializations_for_node("journal_entries")[0].metadata["posted_now"].value == 0
 
 
-def test_a_closed_cycle_fails_naming_it_and_nothing_is_posted(sample_company, duckdb_url):
+def test_a_closed_cycle_fails_naming_it_and_nothing_is_posted(sample_company, reference_duckdb_url):
+    duckdb_url = reference_duckdb_url
     rewrite_matrix(sample_company, "EE", {"EE-IT": [("EE-HR", "100")], "EE-HR": [("EE-IT", "100")]})
-    result = materialize(sample_company, duckdb_url, selection=POSTING)
+    result = materialize(sample_company, duckdb_url, selection=POSTING_ON_LOADED_GL)
     assert not result.success
     (failure,) = [f for f in run_failures(result) if f.startswith("multilevel_allocation")]
     assert "multilevel ee_service_centers (EE, 2026-10): closed cycle: 'EE-HR', 'EE-IT' pass all of their cost among themselves" in failure
@@ -138,9 +140,10 @@ def test_a_closed_cycle_fails_naming_it_and_nothing_is_posted(sample_company, du
     assert query(duckdb_url, "SELECT COUNT(*) AS n FROM multilevel_origins")["n"].iloc[0] == 0
 
 
-def test_an_ill_conditioned_cycle_is_a_warning_with_its_condition_estimate(sample_company, duckdb_url):
+def test_an_ill_conditioned_cycle_is_a_warning_with_its_condition_estimate(sample_company, reference_duckdb_url):
+    duckdb_url = reference_duckdb_url
     rewrite_matrix(sample_company, "EE", {"EE-IT": [("EE-HR", "100")], "EE-HR": [("EE-IT", "99.9999"), ("EE-ENG", "0.0001")]})
-    result = materialize(sample_company, duckdb_url, selection=POSTING)
+    result = materialize(sample_company, duckdb_url, selection=POSTING_ON_LOADED_GL)
     assert result.success, run_failures(result)
     check = {e.check_name: e for e in result.get_asset_check_evaluations()}["multilevel_well_conditioned"]
     assert check.passed is False and check.severity == dg.AssetCheckSeverity.WARN
@@ -158,7 +161,7 @@ def test_a_changed_matrix_after_posting_is_refused_until_the_run_is_voided(sampl
     before = ledger_state(duckdb_url)
     origins_before = query(duckdb_url, "SELECT COUNT(*) AS n FROM multilevel_origins")["n"].iloc[0]
     rewrite_matrix(sample_company, "EE", {"EE-MGT": [("EE-MGT", "10"), ("EE-ENG", "60"), ("EE-SAL", "30")]})
-    refused = materialize(sample_company, duckdb_url, selection=POSTING)
+    refused = materialize(sample_company, duckdb_url, selection=POSTING_ON_LOADED_GL)
     assert not refused.success
     (failure,) = [f for f in run_failures(refused) if f.startswith("multilevel_allocation")]
     assert "ALLOC-0004 (rule ee_service_centers, EE 2026-10) is posted as EE-CAL000003 and its recomputed lines differ; void it first" in failure
@@ -171,7 +174,7 @@ def test_a_changed_matrix_after_posting_is_refused_until_the_run_is_voided(sampl
             ledger_store.void_run(conn, "ALLOC-0004", by="controller", reason="matrix corrected")
     finally:
         engine.dispose()
-    after_void = materialize(sample_company, duckdb_url, selection=POSTING)
+    after_void = materialize(sample_company, duckdb_url, selection=POSTING_ON_LOADED_GL)
     assert after_void.success, run_failures(after_void)
     runs = multilevel_runs(duckdb_url)
     assert runs[["run_id", "entity", "status"]].values.tolist() == [
@@ -180,11 +183,12 @@ def test_a_changed_matrix_after_posting_is_refused_until_the_run_is_voided(sampl
     assert set(query(duckdb_url, "SELECT run_id FROM multilevel_origins WHERE entity = 'EE'")["run_id"]) == {"ALLOC-0006"}
 
 
-def test_a_quarantined_matrix_row_is_refused_by_its_file_row(sample_company, duckdb_url):
+def test_a_quarantined_matrix_row_is_refused_by_its_file_row(sample_company, reference_duckdb_url):
+    duckdb_url = reference_duckdb_url
     path = sample_company / "extracts" / "allocation_matrix.csv"
     rows = path.read_text().splitlines()
     path.write_text("\n".join(rows + [f"{SAMPLE_PERIOD},EE,EE-IT,EE-NOPE,1.5"]) + "\n")
-    result = materialize(sample_company, duckdb_url, selection=POSTING)
+    result = materialize(sample_company, duckdb_url, selection=POSTING_ON_LOADED_GL)
     assert not result.success
     (failure,) = [f for f in run_failures(result) if f.startswith("multilevel_allocation")]
     assert f"allocation_matrix.csv row {len(rows)}: unknown cost center 'EE-NOPE'" in failure

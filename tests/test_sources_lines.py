@@ -54,8 +54,15 @@ def _load_table(url: str, table: str, rows: pd.DataFrame) -> None:
         if schema:
             conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
         conn.execute(sa.text(f"CREATE TABLE {table} ({columns})"))
-        marks = ", ".join(f":c{i}" for i in range(len(rows.columns)))
-        conn.execute(sa.text(f"INSERT INTO {table} VALUES ({marks})"), [{f"c{i}": v for i, v in enumerate(r)} for r in rows.itertuples(index=False)])
+        if engine.dialect.name == "duckdb":
+            # DuckDB reads the frame itself; row by row, the same thousands of rows take seconds.
+            duckdb_conn = conn.connection.driver_connection
+            duckdb_conn.register("rows_to_load", rows.astype(object))
+            duckdb_conn.execute(f"INSERT INTO {table} SELECT * FROM rows_to_load")
+            duckdb_conn.unregister("rows_to_load")
+        else:
+            marks = ", ".join(f":c{i}" for i in range(len(rows.columns)))
+            conn.execute(sa.text(f"INSERT INTO {table} VALUES ({marks})"), [{f"c{i}": v for i, v in enumerate(r)} for r in rows.itertuples(index=False)])
     engine.dispose()
 
 
