@@ -14,7 +14,7 @@ from allocation_pipeline.reporting import run_failures
 from tests.conftest import SAMPLE_PARTITION
 from tests.conftest import materialize as materialize_month
 from tests.test_allocation_core import COST_CENTERS, ENTITIES, drivers, gl
-from tests.test_pipeline import POSTING_ON_LOADED_GL
+from tests.test_pipeline import POSTING_ON_LOADED_GL, RUNS_ON_LOADED_GL
 
 INVOICE = DocumentSource(
     "EE-BILL000528",
@@ -109,7 +109,6 @@ def with_rules(company, extra):
 # report) writes it, so the month is materialized up to posting, or up to the runs where nothing is
 # posted. Only the rules change: the tests start from a warehouse holding October's GL lines
 # (conftest's reference copy) and do not load them again.
-RUNS_ON_LOADED_GL = dg.AssetSelection.assets("allocation_runs").upstream() - dg.AssetSelection.assets("gl_lines")
 
 
 def materialize(company, url, selection=POSTING_ON_LOADED_GL, partition=SAMPLE_PARTITION):

@@ -164,12 +164,11 @@ def test_a_plugin_returning_negative_weights_fails_its_rule(plugin_site):
         allocate_period("2026-10", list(rules), gl_balances(GL), DRIVERS, COST_CENTERS, ENTITIES)
 
 
-def test_a_plugin_rule_in_the_dagster_pipeline_shows_in_the_run_metadata(plugin_site, sample_company, duckdb_url):
-    import dagster as dg
-
-    from allocation_pipeline.defs.definitions import build_definitions
+def test_a_plugin_rule_in_the_dagster_pipeline_shows_in_the_run_metadata(plugin_site, sample_company, reference_duckdb_url):
+    """Only the rules change: the month's runs are made on a copy of the warehouse that holds its GL lines."""
     from allocation_pipeline.reporting import run_failures
-    from tests.conftest import SAMPLE_PARTITION, pipeline_resources
+    from tests.conftest import materialize
+    from tests.test_pipeline import RUNS_ON_LOADED_GL
 
     plugin_site({"square_driver": f"{PLUGIN_MODULE}:SquareDriver"})
     rules = sample_company / "rules.yaml"
@@ -183,7 +182,7 @@ def test_a_plugin_rule_in_the_dagster_pipeline_shows_in_the_run_metadata(plugin_
         }
     )
     rules.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
-    result = dg.materialize(list(build_definitions().assets), partition_key=SAMPLE_PARTITION, resources=pipeline_resources(sample_company, duckdb_url), raise_on_error=False)
+    result = materialize(sample_company, reference_duckdb_url, selection=RUNS_ON_LOADED_GL)
     assert result.success, run_failures(result)
     metadata = result.asset_materializations_for_node("allocation_runs")[0].metadata
     table = metadata["by_rule"].value

@@ -20,6 +20,7 @@ POSTING = dg.AssetSelection.assets("journal_entries").upstream()
 # month), a test that changes neither the GL nor what its cleaning reads (entities, accounts, cost
 # centers) posts without loading the GL again: nothing takes gl_lines as an input, only as a dependency.
 POSTING_ON_LOADED_GL = POSTING - dg.AssetSelection.assets("gl_lines")
+RUNS_ON_LOADED_GL = dg.AssetSelection.assets("allocation_runs").upstream() - dg.AssetSelection.assets("gl_lines")
 
 
 query = query_frame
