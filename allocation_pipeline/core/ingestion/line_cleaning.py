@@ -85,7 +85,7 @@ def clean_lines(
     GROUP BY finds the repeated keys, only their rows are ranked and joined back: faster on DuckDB
     and Spark, but PostgreSQL plans the join as a nested loop). `store_parsed` materializes the
     parsed values before the checks (PostgreSQL flattens subqueries and would parse a value again
-    wherever a check refers to it). `guard_strip` trims only values that start or end with
+    wherever a check refers to it; Spark folds the layers into expressions that take long to plan). `guard_strip` trims only values that start or end with
     whitespace, with the same outcome (see `_strip`; measured on DuckDB, where it pays)."""
     schema = spec.model.to_schema()
     references = references or {}
