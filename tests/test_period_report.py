@@ -552,3 +552,27 @@ def test_dagster_metadata_links_to_the_console_when_its_url_is_set(monkeypatch):
     links = console_links("/runs?period=2026-10", {"ALLOC-0001": "/runs/ALLOC-0001"})
     assert links["console"].value == "http://finance.example:8040/runs?period=2026-10"
     assert "[ALLOC-0001](http://finance.example:8040/runs/ALLOC-0001)" in links["console_documents"].value
+
+
+def test_a_row_with_two_problems_counts_once_among_the_quarantined_rows(posted_duckdb_url):
+    """The summary's quarantined rows count each held-back row once; the quarantine table beside it
+    has a row per problem (extract, file, column, reason)."""
+    from allocation_pipeline.core.report.model import summary_figures
+    from allocation_pipeline.warehouse.engine import make_engine
+    from allocation_pipeline.warehouse.report_store import read_report_data
+
+    engine = make_engine(posted_duckdb_url)
+    try:
+        with engine.begin() as conn:
+            before = summary_figures(read_report_data(conn, SAMPLE_PERIOD, "EE"))["quarantined_rows"]
+            insert = sa.text(
+                "INSERT INTO quarantine (extract, partition_key, source_file, row_number, column_name, bad_value, reason, quarantined_at) "
+                "VALUES ('gl_lines', :period, '2026-10.csv', :row, :column, 'x', :reason, CURRENT_TIMESTAMP)"
+            )
+            for row, column, reason in [(7, "debit", "not an amount"), (7, "cost_center", "unknown cost center 'x'"), (9, "debit", "not an amount")]:
+                conn.execute(insert, {"period": SAMPLE_PERIOD, "row": row, "column": column, "reason": reason})
+            data = read_report_data(conn, SAMPLE_PERIOD, "EE")
+    finally:
+        engine.dispose()
+    assert summary_figures(data)["quarantined_rows"] == before + 2
+    assert int(data.quarantine["problems"].sum()) >= 3

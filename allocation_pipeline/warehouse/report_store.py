@@ -84,6 +84,7 @@ def read_report_data(
         driver_analysis=frame("select_report_driver_analysis", {"period": period}),
         profitability=profitability[profitability["entity"] == entity].reset_index(drop=True) if not profitability.empty else profitability,
         quarantine=frame("select_report_quarantine", {"period": period}),
+        quarantined_rows=int(frame("select_report_quarantined_rows", {"period": period})["rows_quarantined"].iloc[0]),
         driver_confidence=frame("select_report_driver_confidence", {"period": period}),
         forecasts=_of_entity(forecasts, entity, keep_blank=True),
         suggestions=entity_suggestions(conn, period, entity),

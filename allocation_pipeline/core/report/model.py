@@ -59,6 +59,9 @@ class ReportData:
     driver_confidence: pd.DataFrame = field(default_factory=pd.DataFrame)
     forecasts: pd.DataFrame = field(default_factory=pd.DataFrame)
     suggestions: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # Extract rows held back for the period or the master data, each row once however many
+    # problems it has (`quarantine` has a row per extract, file, column and reason).
+    quarantined_rows: int = 0
 
     @property
     def period_runs(self) -> pd.DataFrame:
@@ -103,7 +106,7 @@ def summary_figures(data: ReportData) -> dict[str, int]:
         "flags": len(flags),
         "flags_high": int((flags["severity"] == "high").sum()) if not flags.empty else 0,
         "unprofitable": int(data.profitability["turned_unprofitable"].astype(bool).sum()) if not data.profitability.empty else 0,
-        "quarantined_rows": int(data.quarantine["rows_quarantined"].sum()) if not data.quarantine.empty else 0,
+        "quarantined_rows": data.quarantined_rows,
     }
 
 
@@ -122,7 +125,7 @@ FIGURES = [
     ("cost_objects", "Cost centers with cost", "cost centers with direct or allocated cost in the period", False),
     ("flags", "Anomaly flags", "flags raised on this entity's runs of the period", False),
     ("unprofitable", "Turned unprofitable", "cost centers with revenue whose margin turned negative after allocation", False),
-    ("quarantined_rows", "Quarantined rows", "extract rows held back for this period or the master data", False),
+    ("quarantined_rows", "Quarantined rows", "extract rows held back for this period or the master data, each row once whatever its problems", False),
 ]
 
 
