@@ -84,7 +84,7 @@ def read_report_data(
         driver_analysis=frame("select_report_driver_analysis", {"period": period}),
         profitability=profitability[profitability["entity"] == entity].reset_index(drop=True) if not profitability.empty else profitability,
         quarantine=frame("select_report_quarantine", {"period": period}),
-        quarantined_rows=int(frame("select_report_quarantined_rows", {"period": period})["rows_quarantined"].iloc[0]),
+        quarantined_rows=_quarantined_rows(frame("select_quarantine_extracts", {}), period),
         driver_confidence=frame("select_report_driver_confidence", {"period": period}),
         forecasts=_of_entity(forecasts, entity, keep_blank=True),
         suggestions=entity_suggestions(conn, period, entity),
@@ -132,3 +132,9 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
         if column.endswith(_CENTS):
             frame[column] = pd.to_numeric(frame[column]).fillna(0).astype("int64")
     return frame
+
+
+def _quarantined_rows(extracts: pd.DataFrame, period: str) -> int:
+    """Rows held back for `period` or the master data (partition key ''), each row once: the
+    console's per-extract counts, which count a row's problems as one row."""
+    return int(extracts.loc[extracts["partition_key"].isin([period, ""]), "rows_quarantined"].sum())
