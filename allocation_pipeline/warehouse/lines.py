@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl
 import ibis
 import ibis.expr.datatypes as dt
 import pandas as pd
+import sqlglot as sg
 from sqlalchemy.engine import make_url
 
 from allocation_pipeline import settings
@@ -70,23 +71,45 @@ class LineEngine:
 
     def materialize(self, expr: ibis.Table) -> ibis.Table:
         """Compute `expr` once and keep it in the engine for this session (a temporary table)."""
+        self.backend._run_pre_execute_hooks(expr)  # in-memory tables it reads (raw rows from Arrow) registered
+        return self.materialize_sql(self.backend.compile(expr), expr.schema())
+
+    def materialize_sql(self, sql: str, schema: ibis.Schema) -> ibis.Table:
+        """Compute the query `sql` (whose rows have `schema`) once and keep it for this session."""
         name = new_table_name("checked")
         if self.kind == "pyspark":
             # Spark has no temporary tables: the rows computed now and checkpointed on the executors,
             # as a temporary view of the session. A cached view would keep its whole query plan, and
             # every query reading it (the quarantine reads the bad rows once per kind of problem) would
             # plan it again: a plan of millions of characters, 6-10 s of planning per query.
-            self.backend._session.sql(self.backend.compile(expr)).localCheckpoint(eager=True).createOrReplaceTempView(name)
+            self.backend._session.sql(sql).localCheckpoint(eager=True).createOrReplaceTempView(name)
             cached = self.backend.table(name)
         else:
-            cached = self.backend.create_table(name, expr, temp=True)
+            # Typed as the schema says (as Ibis creates tables), then filled by the query.
+            cached = self.backend.create_table(name, schema=schema, temp=True)
+            columns = ", ".join(sg.to_identifier(c, quoted=True).sql(self.backend.dialect) for c in schema.names)
+            insert = f'INSERT INTO "{name}" ({columns}) {sql}'
             if self.kind == "postgres":
-                # Temporary tables get no statistics by themselves; without them the planner may
-                # take a table of a million rows for a small one (and nest a loop over it).
                 with self.backend.con.cursor() as cursor:
+                    cursor.execute(insert)
+                    # Temporary tables get no statistics by themselves; without them the planner may
+                    # take a table of a million rows for a small one (and nest a loop over it).
                     cursor.execute(f'ANALYZE "{name}"')
+            else:
+                self.backend.con.execute(insert)
         self._cached.append(cached)
         return cached
+
+    def clean(self, raw: ibis.Table, spec, references: dict | None, period: str | None):
+        """`core.ingestion.line_cleaning.clean_lines` of `raw` with this engine's options, from a
+        plan compiled once per process (see `plan_cleaning`); the checked rows materialized."""
+        from allocation_pipeline.core.ingestion.line_cleaning import plan_cleaning
+
+        plan = plan_cleaning(
+            self.backend, raw.schema(), spec, references, period, duplicates=self.duplicates, store_parsed=self.store_parsed, guard_strip=self.guard_strip
+        )
+        self.backend._run_pre_execute_hooks(raw)
+        return plan.bind(self.backend.compile(raw), self.materialize_sql, lambda sql, schema: self.backend.sql(sql, schema=schema))
 
     def drop_scratch(self) -> None:
         """Drop the scratch tables raw rows were uploaded into (PostgreSQL)."""

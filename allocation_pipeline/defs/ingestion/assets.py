@@ -16,7 +16,7 @@ from allocation_pipeline import settings
 from allocation_pipeline.core.ingestion.cleaning import EXTRACT_SPECS, CleanResult, ExtractSpec, clean_extract
 from allocation_pipeline.core.ingestion.corrections import NOT_APPLIED, Corrected, applied_count, apply_corrections, settle
 from allocation_pipeline.core.ingestion.extracts import ExtractError, upload_raw_rows
-from allocation_pipeline.core.ingestion.line_cleaning import ENTITY_CURRENCY, LINE_EXTRACTS, clean_lines, quarantine_frame, unfused_selects
+from allocation_pipeline.core.ingestion.line_cleaning import ENTITY_CURRENCY, LINE_EXTRACTS, quarantine_frame, unfused_selects
 from allocation_pipeline.core.money import format_money
 from allocation_pipeline.core.sources.config import SourcesError
 from allocation_pipeline.core.sources.lines import SourcedTable, drop_copies, read_line_sources
@@ -190,10 +190,7 @@ def _clean_month(lines, raw: SourcedTable, corrected: Corrected | None, spec: Ex
     and counts; the engine's scratch tables and copied sources are dropped whatever happens."""
     with unfused_selects():
         try:
-            cleaned = clean_lines(
-                raw.table, spec, known, period, materialize=lines.materialize, duplicates=lines.duplicates,
-                store_parsed=lines.store_parsed, guard_strip=lines.guard_strip,
-            )
+            cleaned = lines.clean(raw.table, spec, known, period)
             try:
                 counts = lines.execute(cleaned.checked.aggregate(rows=cleaned.checked.count(), bad=cleaned.checked["_bad"].sum()))
                 rows_in = int(counts["rows"].iloc[0]) + len(raw.unreadable)
