@@ -21,7 +21,8 @@ import pytest
 
 from allocation_pipeline.core.ingestion.cleaning import EXTRACT_SPECS, clean_extract, clean_frame
 from allocation_pipeline.core.ingestion.extracts import read_extract, read_extract_table
-from allocation_pipeline.core.ingestion.line_cleaning import ENTITY_CURRENCY, clean_lines, kept_frame, quarantine_frame
+from allocation_pipeline.core.ingestion import line_cleaning
+from allocation_pipeline.core.ingestion.line_cleaning import ENTITY_CURRENCY, kept_frame, quarantine_frame
 from allocation_pipeline.warehouse.engine import WarehouseError, make_engine
 from allocation_pipeline.warehouse.lines import BALANCE_KEYS, balances, open_line_engine
 from tests.conftest import SAMPLE_PARTITION, pipeline_resources
@@ -64,7 +65,7 @@ def _engine_result(url: str, directory: Path, extract: str, period: str = "2026-
     lines = open_line_engine(url)
     try:
         raw = read_extract_table(lines.backend, directory, extract, required, optional, period=period)
-        cleaned = clean_lines(raw.table, spec, references, period, materialize=lines.materialize, duplicates=lines.duplicates, store_parsed=lines.store_parsed, guard_strip=lines.guard_strip)
+        cleaned = lines.clean(raw.table, spec, references, period)  # as the pipeline cleans: from the process's compiled plan
         kept = kept_frame(lines.execute(cleaned.kept), spec).sort_values(["source_file", "row_number"], ignore_index=True)
         quarantine = quarantine_frame(lines.execute(cleaned.quarantine), raw.unreadable, extract)
         sums = None
@@ -142,6 +143,32 @@ def test_each_engine_keeps_quarantines_and_sums_the_same_rows(messy, engine_url,
     expected = _pandas_result(messy, "gl_lines")
     _same(kept, expected.kept)
     assert sums["lines"].sum() == len(expected.kept) and sums["debit_cents"].sum() == expected.kept["debit_cents"].sum()
+
+
+def test_a_compiled_cleaning_plan_is_reused_only_for_the_same_references_and_period(messy, tmp_path, monkeypatch):
+    compiled = []
+    compile_expressions = line_cleaning.clean_lines
+    monkeypatch.setattr(line_cleaning, "clean_lines", lambda *args, **kwargs: compiled.append(args[3]) or compile_expressions(*args, **kwargs))
+    monkeypatch.setattr(line_cleaning, "_PLANS", type(line_cleaning._PLANS)())
+    first = _engine_result(f"duckdb:///{tmp_path / 'a.duckdb'}", messy, "gl_lines")
+    again = _engine_result(f"duckdb:///{tmp_path / 'b.duckdb'}", messy, "gl_lines")
+    assert compiled == ["2026-10"]  # the second month in the process is bound to the first one's plan
+    for before, after in zip(first, again):
+        pd.testing.assert_frame_equal(before, after)
+    assert "XX-NOPE" in set(first[1]["value"]) and "XX-NOPE" not in set(first[0]["cost_center"])
+
+    # A cost center the master data gained since: a new plan, and the row is kept.
+    known = {**REFERENCES, "cost center": REFERENCES["cost center"] | {"XX-NOPE"}}
+    kept, quarantine, _ = _engine_result(f"duckdb:///{tmp_path / 'c.duckdb'}", messy, "gl_lines", references=known)
+    assert compiled == ["2026-10", "2026-10"]
+    assert "XX-NOPE" in set(kept["cost_center"]) and "XX-NOPE" not in set(quarantine["value"].dropna())
+
+    # Another month: a new plan, in which the October lines are the wrong month's.
+    write(messy / "gl_lines" / "2026-11.csv", MESSY_GL)
+    kept, quarantine, _ = _engine_result(f"duckdb:///{tmp_path / 'd.duckdb'}", messy, "gl_lines", period="2026-11")
+    assert compiled == ["2026-10", "2026-10", "2026-11"]
+    assert list(kept["document_id"]) == ["D9"]
+    assert 1 in set(quarantine.loc[quarantine["reason"] == "outside period 2026-11, which is the only period this file holds", "row_number"])
 
 
 def test_a_byte_order_mark_is_accepted(tmp_path):
