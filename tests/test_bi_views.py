@@ -117,7 +117,13 @@ def literal_ledger() -> dict[str, list[dict]]:
     quarantine = [("gl_lines", "2026-10", "gl_lines.csv", 5, "debit", "x", "not an amount"),
                   ("gl_lines", "2026-10", "gl_lines.csv", 7, "debit", "y", "not an amount"),
                   ("gl_lines", "2026-10", "gl_lines.csv", 5, "account", "99999", "unknown account"),
-                  ("accounts", "", "accounts.csv", 3, "type", "cost", "unknown type")]
+                  ("accounts", "", "accounts.csv", 3, "type", "cost", "unknown type"),
+                  # Repetitions of keys: one group per key in the summary, whatever row each repeats.
+                  ("gl_lines", "2026-10", "gl_lines.csv", 9, None, "EE / D1 / 1", "duplicate entity, document_id, line (first at row 1)"),
+                  ("gl_lines", "2026-10", "gl_lines.csv", 11, None, "EE / D4 / 2", "duplicate entity, document_id, line (first at row 10)"),
+                  ("accounts", "", "accounts.csv", 4, "account", "60002", "duplicate account (first at row 2)"),
+                  # Any other reason is kept as it is, a closing bracket included.
+                  ("gl_lines", "2026-10", "gl_lines.csv", 8, "debit", "(1)", "not an amount (at most 16 digits and two decimal places)")]
     return {
         "dim_entities": [{"entity": "EE", "name": "Northwind Baltics", "currency": "EUR"}],
         "dim_accounts": [
@@ -196,9 +202,12 @@ EXPECTED_BY_POOL = [
 
 # v_quarantine_summary: (extract, period, file, column, reason, problems, rows, first row, last row)
 EXPECTED_QUARANTINE = [
+    ("accounts", None, "accounts.csv", "account", "duplicate account", 1, 1, 4, 4),
     ("accounts", None, "accounts.csv", "type", "unknown type", 1, 1, 3, 3),
+    ("gl_lines", "2026-10", "gl_lines.csv", None, "duplicate entity, document_id, line", 2, 2, 9, 11),
     ("gl_lines", "2026-10", "gl_lines.csv", "account", "unknown account", 1, 1, 5, 5),
     ("gl_lines", "2026-10", "gl_lines.csv", "debit", "not an amount", 2, 2, 5, 7),
+    ("gl_lines", "2026-10", "gl_lines.csv", "debit", "not an amount (at most 16 digits and two decimal places)", 1, 1, 8, 8),
 ]
 
 
