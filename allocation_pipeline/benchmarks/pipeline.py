@@ -92,6 +92,7 @@ def _report(run: dict, floor: float, lines: int) -> None:
 def _materialize(root: Path, url: str, period: str) -> dict:
     import dagster as dg
 
+    from allocation_pipeline.core.ingestion.line_cleaning import clear_plans
     from allocation_pipeline.defs.definitions import build_definitions
     from allocation_pipeline.defs.partitions import partition_key_of
     from allocation_pipeline.defs.resources import EngineResource, ExtractsResource, RulesResource, WarehouseResource
@@ -107,6 +108,9 @@ def _materialize(root: Path, url: str, period: str) -> dict:
         "sources": SourcesResource(),
     }
     assets = list(build_definitions().assets)
+    # Each month is measured as a process's first: the bad copy would otherwise reuse the cleaning
+    # plans the clean month compiled (about 2 s of Python work saved).
+    clear_plans()
     os.environ.pop("DAGSTER_HOME", None)
     os.environ[REPORTS_DIR_ENV] = str(root / "reports")  # period_report writes here, not into data/
     with dg.DagsterInstance.ephemeral() as instance:

@@ -333,6 +333,12 @@ def plan_cleaning(
     return plan
 
 
+def clear_plans() -> None:
+    """Forget every compiled plan (the next cleaning of each extract compiles again)."""
+    with _PLANS_LOCK:
+        _PLANS.clear()
+
+
 def _known_values(known) -> tuple[str, ...]:
     """A reference's known values as `clean_lines` checks them: text, sorted, no missing values."""
     values = known.tolist() if isinstance(known, pd.Series) else known
