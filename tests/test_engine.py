@@ -171,6 +171,29 @@ def test_a_compiled_cleaning_plan_is_reused_only_for_the_same_references_and_per
     assert 1 in set(quarantine.loc[quarantine["reason"] == "outside period 2026-11, which is the only period this file holds", "row_number"])
 
 
+def test_whitespace_at_either_end_is_trimmed_as_pandas_trims_it(tmp_path):
+    # Every whitespace character at the start or the end, a control character that is not
+    # whitespace (kept), an empty value and non-ASCII text: the engine's guarded trim gives what
+    # pandas' strip gives. Parquet, so that the values reach the cleaning exactly as written.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = [
+        ["\tEE", " D1\r", "JOURNAL", "1", "2026-10-01", "60002\x0c", "EE-ENG\x0b", "Ü1 ", "", "\n10.00", "0.00 ", "EUR\n", "\x01note "],
+        ["EE ", "D1", "JOURNAL", " 2", "\x0c2026-10-01", "2000", "\rEE-ENG", "", "\x01", "0.00", "\t10.00\t", " EUR", "ä"],
+    ]
+    path = tmp_path / "gl_lines" / "2026-10.parquet"
+    path.parent.mkdir(parents=True)
+    pq.write_table(pa.table({name: [row[i] for row in rows] for i, name in enumerate(GL_HEADER.split(","))}), path)
+    expected = _pandas_result(tmp_path, "gl_lines")
+    spec = EXTRACT_SPECS["gl_lines"]
+    result = clean_extract(read_extract(tmp_path, "gl_lines", *spec.file_columns(), period="2026-10"), spec, REFERENCES, period="2026-10")
+    assert result.rows_kept == expected.rows_kept == 2, result.quarantine
+    _same(result.kept, expected.kept)
+    assert list(result.kept["entity"]) == ["EE", "EE"] and list(result.kept["cost_center"]) == ["EE-ENG", "EE-ENG"]
+    assert list(result.kept["description"]) == ["\x01note", "ä"] and result.kept["product"].iloc[0] == "Ü1"
+
+
 def test_a_byte_order_mark_is_accepted(tmp_path):
     write(tmp_path / "gl_lines" / "2026-10.csv", MESSY_GL, encoding="utf-8-sig")
     assert (tmp_path / "gl_lines" / "2026-10.csv").read_bytes().startswith(b"\xef\xbb\xbf")

@@ -36,7 +36,6 @@ _DATE = r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}$"
 _NUMBER = r"^[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?$"
 _TRUE = ("true", "t", "yes", "y", "1")
 _FALSE = ("false", "f", "no", "n", "0")
-_WHITESPACE = tuple(ord(c) for c in string.whitespace)  # what Ibis's strip() removes
 _RAW = "raw__"  # prefix of the raw text columns kept next to the typed ones
 _AMOUNT_PREFIX = "amount__"  # prefix of money as exact decimals (file column name after it)
 _TEXT, _PARSED, _OK = "text__", "parsed__", "ok__"  # stripped text, parsed value, parsed-ok flag
@@ -479,8 +478,13 @@ def _parsers(name: str, source: str, dtype: str, money: bool) -> tuple[list[dict
 def _strip(value):
     """`value.strip()`, evaluated only where the first or last character is whitespace: a TRIM of
     every value was most of the cleaning's time on DuckDB (1M GL lines, 12 text columns: 7.1 s
-    trimming everything, 2.2 s with this test, 0.3 s reading them)."""
-    edge = value.ascii_str().isin(_WHITESPACE) | value.right(1).ascii_str().isin(_WHITESPACE)
+    trimming everything, 2.2 s with this test, 0.3 s reading them). The test is a comparison and
+    one suffix test per whitespace character, not the code of the first and last characters (10M
+    GL lines, 12 text columns, DuckDB: 2.0 s for this test against 4.2 s). A value below "!"
+    starts with whitespace or another control character (or is empty), which TRIM leaves alone."""
+    edge = value < "!"
+    for character in string.whitespace:
+        edge |= value.endswith(character)
     return edge.ifelse(value.strip(), value)
 
 
