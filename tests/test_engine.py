@@ -73,7 +73,8 @@ def _engine_result(url: str, directory: Path, extract: str, period: str = "2026-
             lines.replace_period("gl_lines", period, cleaned.stored)
             sums = lines.execute(balances(lines.lines("gl_lines", period)))
             sums = sums.sort_values(BALANCE_KEYS, na_position="first", ignore_index=True)[[*BALANCE_KEYS, "debit_cents", "credit_cents", "lines"]]
-        lines.release(cleaned.checked)
+        for table in cleaned.scratch:
+            lines.release(table)
         return kept, quarantine, sums
     finally:
         lines.close()

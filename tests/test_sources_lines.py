@@ -299,7 +299,8 @@ def test_the_readme_example_for_line_extracts_reads_in_place_and_streams_in(tmp_
             kept = lines.execute(cleaned.kept.select("source_file", "row_number").order_by(["source_file", "row_number"]))
             quarantine = quarantine_frame(lines.execute(cleaned.quarantine), raw.unreadable, extract)
             outcomes[extract] = (raw.in_place, raw.copies.copy(), raw.rows_copied, kept.values.tolist(), quarantine[["source_file", "reason"]].values.tolist())
-            lines.release(cleaned.checked)
+            for table in cleaned.scratch:
+                lines.release(table)
             drop_copies(lines.backend, raw)
         left = lines.backend.con.execute("SELECT table_name FROM information_schema.tables WHERE table_name LIKE '%_raw_%'").fetchall()
     finally:

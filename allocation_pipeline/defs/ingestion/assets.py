@@ -199,7 +199,8 @@ def _clean_month(lines, raw: SourcedTable, corrected: Corrected | None, spec: Ex
                 quarantine = quarantine_frame(lines.execute(cleaned.quarantine), raw.unreadable, spec.name)
                 totals = _line_totals(lines, spec.name, period) if spec.name == "gl_lines" else {}
             finally:
-                lines.release(cleaned.checked)
+                for table in cleaned.scratch:
+                    lines.release(table)
         finally:
             drop_copies(lines.backend, raw)
     result = CleanResult(extract=spec.name, kept=pd.DataFrame(), quarantine=quarantine, rows_in=rows_in)
