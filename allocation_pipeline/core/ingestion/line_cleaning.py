@@ -102,6 +102,7 @@ def clean_lines(
     texts = {f"{_TEXT}{c}": strip(renamed[f"{_RAW}{c}"]) for c in set(file_columns.values())}
     stage = renamed.mutate(**texts)
     layers: list[dict] = [{}, {}, {}, {}]
+    scratch = []  # tables made by `materialize`
     reasons = {}
     for name, column in schema.columns.items():
         money = bool((column.metadata or {}).get("money"))
@@ -117,6 +118,7 @@ def clean_lines(
             stage = stage.mutate(**{column: build(stage) for column, build in builders.items()})
         if builders and index != 2 and store_parsed and materialize is not None:
             stage = materialize(stage)
+            scratch.append(stage)
     typed, flags = {}, {}
     unparsed = ibis.literal(False)
     for name, column in schema.columns.items():
@@ -217,7 +219,6 @@ def clean_lines(
     # The raw text is not kept for every row, only looked up again for the bad ones (it is what
     # the quarantine shows), which keeps the checked table about half as wide.
     stage = stage.select(*keep_columns, *amounts, "_bad", *flags_all, *_extra_columns(checks), *(["_candidate"] if deferred else []))
-    scratch = []
     checked = stage
     if materialize is not None:
         checked = materialize(stage)
