@@ -173,9 +173,10 @@ def test_a_compiled_cleaning_plan_is_reused_only_for_the_same_references_and_per
 
 
 def test_whitespace_at_either_end_is_trimmed_as_pandas_trims_it(tmp_path):
-    # Every whitespace character at the start or the end, a control character that is not
-    # whitespace (kept), an empty value and non-ASCII text: the engine's guarded trim gives what
-    # pandas' strip gives. Parquet, so that the values reach the cleaning exactly as written.
+    # Each ASCII whitespace character (Python's string.whitespace) at the start or the end, a
+    # control character that is not whitespace (kept), an empty value and non-ASCII text: the
+    # engine's guarded trim gives what pandas' strip gives. Parquet, so that the values reach the
+    # cleaning exactly as written.
     import pyarrow as pa
     import pyarrow.parquet as pq
 

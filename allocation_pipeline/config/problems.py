@@ -64,9 +64,6 @@ class YamlDocument:
         return None
 
 
-_FAST_LOADER = getattr(yaml, "CSafeLoader", None)
-
-
 def read_yaml(path: str | Path, error: type[ConfigError], what: str = "rules file") -> YamlDocument:
     """Safe-load a YAML file, recording the line of every key and list item."""
     path = Path(path)
@@ -80,19 +77,6 @@ def read_yaml(path: str | Path, error: type[ConfigError], what: str = "rules fil
 
 
 def parse_yaml(text: str, location: str, error: type[ConfigError]) -> YamlDocument:
-    if _FAST_LOADER is not None:
-        # libyaml's parser (about ten times faster); a document it refuses is parsed again below
-        # so that the message is the pure-Python parser's own.
-        loader = _FAST_LOADER(text)
-        try:
-            node = loader.get_single_node()
-            data = loader.construct_document(node) if node is not None else None
-        except yaml.YAMLError:
-            pass
-        else:
-            return _document(text, node, data)
-        finally:
-            loader.dispose()
     loader = yaml.SafeLoader(text)
     loader.name = location
     try:
@@ -107,10 +91,6 @@ def parse_yaml(text: str, location: str, error: type[ConfigError]) -> YamlDocume
         raise error(f"{location}: not valid YAML ({' '.join(str(exc).split())})") from exc
     finally:
         loader.dispose()
-    return _document(text, node, data)
-
-
-def _document(text: str, node, data) -> YamlDocument:
     lines: dict[Location, int] = {}
     duplicates: list[tuple[Location, str, int, int]] = []
     if node is not None:

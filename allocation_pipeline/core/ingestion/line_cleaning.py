@@ -329,7 +329,10 @@ def plan_cleaning(
     """`clean_lines` (same arguments; `backend` is the Ibis backend whose SQL it is compiled to)
     as a CleaningPlan, from the process's cache when the same extract, raw columns, references,
     period and options were planned before for the same kind of engine."""
-    key = (backend.name, spec.name, spec.model, tuple(raw_schema.items()), _references_key(references), period, duplicates, store_parsed, guard_strip)
+    key = (
+        backend.name, spec.name, spec.model, spec.partitioned, spec.period_from, tuple(sorted((spec.references or {}).items())),
+        tuple(raw_schema.items()), _references_key(references), period, duplicates, store_parsed, guard_strip,
+    )
     with _PLANS_LOCK:
         plan = _PLANS.get(key)
         if plan is not None:
@@ -371,9 +374,11 @@ def _known_values(known) -> tuple[str, ...]:
 def _references_key(references: dict | None) -> tuple:
     key = []
     for name, known in sorted((references or {}).items()):
+        if known is None:
+            continue  # as if not given (clean_lines skips it)
         if name == ENTITY_CURRENCY:
             key.append((name, tuple(sorted(dict(known).items()))))
-        elif known is not None:
+        else:
             key.append((name, _known_values(known)))
     return tuple(key)
 
