@@ -52,9 +52,15 @@ class LineEngine:
     @property
     def store_parsed(self) -> bool:
         """Whether `clean_lines` should store parsed values before checking them (see there):
-        PostgreSQL and Spark both fold the layers into one projection; on Spark that made a plan whose
-        planning took 23 s for a dozen GL rows, against 12 s for the stored layers."""
-        return self.kind in ("postgres", "pyspark")
+        Spark folds the layers into one projection, and that made a plan whose planning took 23 s
+        for a dozen GL rows, against 12 s for the stored layers."""
+        return self.kind == "pyspark"
+
+    @property
+    def fence_parsed(self) -> bool:
+        """Whether `clean_lines` should end each parsing layer in a LIMIT (see there): PostgreSQL
+        would otherwise flatten the layers and parse a value again wherever a check refers to it."""
+        return self.kind == "postgres"
 
     @property
     def guard_strip(self) -> bool:
@@ -106,7 +112,8 @@ class LineEngine:
         from allocation_pipeline.core.ingestion.line_cleaning import plan_cleaning
 
         plan = plan_cleaning(
-            self.backend, raw.schema(), spec, references, period, duplicates=self.duplicates, store_parsed=self.store_parsed, guard_strip=self.guard_strip
+            self.backend, raw.schema(), spec, references, period, duplicates=self.duplicates, store_parsed=self.store_parsed, guard_strip=self.guard_strip,
+            fence_parsed=self.fence_parsed,
         )
         self.backend._run_pre_execute_hooks(raw)
         return plan.bind(self.backend.compile(raw), self.materialize_sql, lambda sql, schema: self.backend.sql(sql, schema=schema))

@@ -39,6 +39,7 @@ _FALSE = ("false", "f", "no", "n", "0")
 _RAW = "raw__"  # prefix of the raw text columns kept next to the typed ones
 _AMOUNT_PREFIX = "amount__"  # prefix of money as exact decimals (file column name after it)
 _TEXT, _PARSED, _OK = "text__", "parsed__", "ok__"  # stripped text, parsed value, parsed-ok flag
+_FENCE_ROWS = 2**62  # a LIMIT no month reaches (see `fence_parsed`)
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,7 @@ def clean_lines(
     duplicates: str = "window",
     store_parsed: bool = False,
     guard_strip: bool = False,
+    fence_parsed: bool = False,
 ) -> CleanedLines:
     """Parse, check and split raw rows (see `core.ingestion.extracts.RawTable`: text columns plus the row key
     `source_file`, `row_number`). `references` maps a spec reference name ("entity", "account",
@@ -86,8 +88,12 @@ def clean_lines(
     GROUP BY finds the repeated keys, only their rows are ranked and joined back: faster on DuckDB
     and Spark, but PostgreSQL plans the join as a nested loop). `store_parsed` materializes the
     parsed values before the checks (PostgreSQL flattens subqueries and would parse a value again
-    wherever a check refers to it; Spark folds the layers into expressions that take long to plan). `guard_strip` trims only values that start or end with
-    whitespace, with the same outcome (see `_strip`; measured on DuckDB, where it pays)."""
+    wherever a check refers to it; Spark folds the layers into expressions that take long to plan).
+    `fence_parsed` gets the same from PostgreSQL without storing anything: each layer ends in a
+    LIMIT no month reaches, and PostgreSQL does not flatten a subquery with a LIMIT into the query
+    above it (1M GL lines: the cleaning 30.8 s with a temporary table per layer, 21.9 s fenced).
+    `guard_strip` trims only values that start or end with whitespace, with the same outcome (see
+    `_strip`; measured on DuckDB, where it pays)."""
     schema = spec.model.to_schema()
     references = references or {}
     problems: list[_Problem] = []
@@ -119,6 +125,8 @@ def clean_lines(
         if builders and index != 2 and store_parsed and materialize is not None:
             stage = materialize(stage)
             scratch.append(stage)
+        elif builders and index != 2 and fence_parsed:
+            stage = stage.limit(_FENCE_ROWS)
     typed, flags = {}, {}
     unparsed = ibis.literal(False)
     for name, column in schema.columns.items():
@@ -324,14 +332,14 @@ class CleaningPlan:
 
 def plan_cleaning(
     backend, raw_schema: ibis.Schema, spec: ExtractSpec, references: dict | None, period: str | None,
-    duplicates: str = "window", store_parsed: bool = False, guard_strip: bool = False,
+    duplicates: str = "window", store_parsed: bool = False, guard_strip: bool = False, fence_parsed: bool = False,
 ) -> CleaningPlan:
     """`clean_lines` (same arguments; `backend` is the Ibis backend whose SQL it is compiled to)
     as a CleaningPlan, from the process's cache when the same extract, raw columns, references,
     period and options were planned before for the same kind of engine."""
     key = (
         backend.name, spec.name, spec.model, spec.partitioned, spec.period_from, tuple(sorted((spec.references or {}).items())),
-        tuple(raw_schema.items()), _references_key(references), period, duplicates, store_parsed, guard_strip,
+        tuple(raw_schema.items()), _references_key(references), period, duplicates, store_parsed, guard_strip, fence_parsed,
     )
     with _PLANS_LOCK:
         plan = _PLANS.get(key)
@@ -348,7 +356,7 @@ def plan_cleaning(
     with unfused_selects():
         cleaned = clean_lines(
             ibis.table(raw_schema, name=_PLACEHOLDER.format(0)), spec, references, period, materialize=record,
-            duplicates=duplicates, store_parsed=store_parsed, guard_strip=guard_strip,
+            duplicates=duplicates, store_parsed=store_parsed, guard_strip=guard_strip, fence_parsed=fence_parsed,
         )
         outputs = {part: (backend.compile(getattr(cleaned, part)), getattr(cleaned, part).schema()) for part in _PLAN_OUTPUTS}
     plan = CleaningPlan(extract=spec.name, dialect=backend.dialect, steps=tuple(steps), outputs=outputs, columns=cleaned.columns)
