@@ -196,6 +196,25 @@ def test_whitespace_at_either_end_is_trimmed_as_pandas_trims_it(tmp_path):
     assert list(result.kept["description"]) == ["\x01note", "ä"] and result.kept["product"].iloc[0] == "Ü1"
 
 
+@pytest.mark.postgres
+def test_on_postgresql_the_parsing_layers_are_fenced_not_stored(messy, postgres_url):
+    # The outcomes are compared with DuckDB's above; this is how PostgreSQL gets them: each parsing
+    # layer ends in a LIMIT no month reaches (which PostgreSQL does not flatten), and only the
+    # checked rows and the bad rows are stored.
+    spec = EXTRACT_SPECS["gl_lines"]
+    lines = open_line_engine(postgres_url)
+    try:
+        raw = read_extract_table(lines.backend, messy, "gl_lines", *spec.file_columns(), period="2026-10")
+        plan = line_cleaning.plan_cleaning(
+            lines.backend, raw.table.schema(), spec, REFERENCES, "2026-10", duplicates=lines.duplicates, store_parsed=lines.store_parsed,
+            guard_strip=lines.guard_strip, fence_parsed=lines.fence_parsed,
+        )
+    finally:
+        lines.close()
+    assert len(plan.steps) == 2
+    assert plan.steps[0][1].count(f"LIMIT {line_cleaning._FENCE_ROWS}") == 3
+
+
 def test_a_byte_order_mark_is_accepted(tmp_path):
     write(tmp_path / "gl_lines" / "2026-10.csv", MESSY_GL, encoding="utf-8-sig")
     assert (tmp_path / "gl_lines" / "2026-10.csv").read_bytes().startswith(b"\xef\xbb\xbf")
