@@ -108,7 +108,8 @@ class LineEngine:
 
     def clean(self, raw: ibis.Table, spec, references: dict | None, period: str | None):
         """`core.ingestion.line_cleaning.clean_lines` of `raw` with this engine's options, from a
-        plan compiled once per process (see `plan_cleaning`); the checked rows materialized."""
+        plan compiled once per process (see `plan_cleaning`); the tables it stores are listed in
+        the result's `scratch`, for the caller to release."""
         from allocation_pipeline.core.ingestion.line_cleaning import plan_cleaning
 
         plan = plan_cleaning(
