@@ -628,11 +628,10 @@ def clean_lines_locally(raw, spec: ExtractSpec, references=None, period: str | N
 
     engine = LineEngine("duckdb://", ibis.duckdb.connect(), "duckdb")
     try:
-        with unfused_selects():
-            cleaned = engine.clean(ibis.memtable(arrow), spec, references, period)
-            kept = engine.backend.to_pyarrow(cleaned.kept.order_by(["source_file", "row_number"])).to_pandas()
-            quarantine = engine.backend.to_pyarrow(cleaned.quarantine).to_pandas()
-            rows_in = int(engine.backend.execute(cleaned.checked.count()))
+        cleaned = engine.clean(ibis.memtable(arrow), spec, references, period)
+        kept = engine.backend.to_pyarrow(cleaned.kept.order_by(["source_file", "row_number"])).to_pandas()
+        quarantine = engine.backend.to_pyarrow(cleaned.quarantine).to_pandas()
+        rows_in = int(engine.backend.execute(cleaned.checked.count()))
     finally:
         engine.backend.disconnect()
     return CleanResult(

@@ -16,7 +16,7 @@ from allocation_pipeline import settings
 from allocation_pipeline.core.ingestion.cleaning import EXTRACT_SPECS, CleanResult, ExtractSpec, clean_extract
 from allocation_pipeline.core.ingestion.corrections import NOT_APPLIED, Corrected, applied_count, apply_corrections, settle
 from allocation_pipeline.core.ingestion.extracts import ExtractError, upload_raw_rows
-from allocation_pipeline.core.ingestion.line_cleaning import ENTITY_CURRENCY, LINE_EXTRACTS, quarantine_frame, unfused_selects
+from allocation_pipeline.core.ingestion.line_cleaning import ENTITY_CURRENCY, LINE_EXTRACTS, quarantine_frame
 from allocation_pipeline.core.money import format_money
 from allocation_pipeline.core.sources.config import SourcesError
 from allocation_pipeline.core.sources.lines import SourcedTable, drop_copies, read_line_sources
@@ -188,21 +188,20 @@ def _raw_lines(lines, warehouse: WarehouseResource, sources: SourcesResource, di
 def _clean_month(lines, raw: SourcedTable, corrected: Corrected | None, spec: ExtractSpec, known: dict, period: str) -> LineMonth:
     """Clean the raw rows in the engine, replace the month's stored lines, read back the quarantine
     and counts; the engine's scratch tables and copied sources are dropped whatever happens."""
-    with unfused_selects():
+    try:
+        cleaned = lines.clean(raw.table, spec, known, period)
         try:
-            cleaned = lines.clean(raw.table, spec, known, period)
-            try:
-                counts = lines.execute(cleaned.checked.aggregate(rows=cleaned.checked.count(), bad=cleaned.checked["_bad"].sum()))
-                rows_in = int(counts["rows"].iloc[0]) + len(raw.unreadable)
-                rows_bad = int(counts["bad"].fillna(0).iloc[0]) + len(raw.unreadable)
-                lines.replace_period(spec.name, period, cleaned.stored)
-                quarantine = quarantine_frame(lines.execute(cleaned.quarantine), raw.unreadable, spec.name)
-                totals = _line_totals(lines, spec.name, period) if spec.name == "gl_lines" else {}
-            finally:
-                for table in cleaned.scratch:
-                    lines.release(table)
+            counts = lines.execute(cleaned.checked.aggregate(rows=cleaned.checked.count(), bad=cleaned.checked["_bad"].sum()))
+            rows_in = int(counts["rows"].iloc[0]) + len(raw.unreadable)
+            rows_bad = int(counts["bad"].fillna(0).iloc[0]) + len(raw.unreadable)
+            lines.replace_period(spec.name, period, cleaned.stored)
+            quarantine = quarantine_frame(lines.execute(cleaned.quarantine), raw.unreadable, spec.name)
+            totals = _line_totals(lines, spec.name, period) if spec.name == "gl_lines" else {}
         finally:
-            drop_copies(lines.backend, raw)
+            for table in cleaned.scratch:
+                lines.release(table)
+    finally:
+        drop_copies(lines.backend, raw)
     result = CleanResult(extract=spec.name, kept=pd.DataFrame(), quarantine=quarantine, rows_in=rows_in)
     balances = period_balances(lines, period) if spec.name == "gl_lines" else None
     outcomes = settle(corrected.outcomes, quarantine) if corrected is not None else None
