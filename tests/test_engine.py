@@ -363,3 +363,89 @@ def test_with_the_engine_apart_from_the_ledger_documents_and_the_report_read_the
     totals = documents.groupby(["cost_center", "account"])["cents"].agg(["sum", "count"])
     for row in shown.itertuples():
         assert (row.account_total_cents, row.account_documents) == tuple(totals.loc[(row.cost_center, row.account)])
+
+
+@pytest.mark.postgres
+def test_on_postgresql_a_month_of_files_is_cleaned_in_a_staging_duckdb_and_loaded_by_copy(sample_company, postgres_url, tmp_path):
+    """The line assets on a PostgreSQL engine reading files: each month cleaned in the process's
+    staging DuckDB, its kept lines loaded into the engine; rows, quarantine and balances are those
+    of the same month cleaned on a DuckDB engine, and the metadata says where it was cleaned."""
+    from allocation_pipeline.defs.definitions import build_definitions
+    from allocation_pipeline.defs.ingestion.assets import STAGED
+
+    gl_file = sample_company / "extracts" / "gl_lines" / "2026-10.csv"
+    october = pd.read_csv(gl_file, dtype=str, keep_default_na=False)
+    october.loc[3, "cost_center"], october.loc[5, "debit"], october.loc[8, "posting_date"] = "XX-NOPE", "12,50", "2026-10-32"
+    pd.concat([october, october.iloc[[10]]], ignore_index=True).to_csv(gl_file, index=False)  # and a repeated line
+    wanted = {"entities", "accounts", "cost_centers", "gl_lines", "ap_invoices", "timesheets"}
+    assets = [a for a in build_definitions().assets if {k.to_user_string() for k in a.keys} & wanted]
+    duckdb_url = f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
+    months = {}
+    for url in (duckdb_url, postgres_url):
+        result = dg.materialize(assets, partition_key=SAMPLE_PARTITION, resources=pipeline_resources(sample_company, url))
+        assert result.success
+        staged = {n: m.metadata.get("cleaned_in") for n in ("gl_lines", "ap_invoices", "timesheets") for m in result.asset_materializations_for_node(n)}
+        lines = open_line_engine(url)
+        try:
+            months[url] = {
+                table: lines.execute(lines.lines(table, "2026-10")).sort_values(["source_file", "row_number"], ignore_index=True)
+                for table in ("gl_lines", "ap_invoices", "timesheets")
+            }
+        finally:
+            lines.close()
+        engine = make_engine(url)
+        try:
+            with engine.connect() as conn:
+                months[url]["quarantine"] = pd.read_sql("SELECT * FROM quarantine ORDER BY extract, source_file, row_number, column_name", conn)
+                months[url]["gl_balances"] = pd.read_sql("SELECT * FROM gl_balances ORDER BY entity, account, cost_center, product, region, currency", conn)
+        finally:
+            engine.dispose()
+        if url == postgres_url:
+            assert {n: getattr(v, "value", None) for n, v in staged.items()} == {n: STAGED for n in staged}
+        else:
+            assert set(staged.values()) == {None}
+    duck, postgres = months[duckdb_url], months[postgres_url]
+    assert len(postgres["gl_lines"]) > 1000 and len(postgres["quarantine"]) == 4
+    for name in ("gl_lines", "ap_invoices", "timesheets", "gl_balances"):
+        pd.testing.assert_frame_equal(postgres[name], duck[name], check_dtype=False)
+    columns = ["extract", "partition_key", "source_file", "row_number", "column_name", "bad_value", "reason"]
+    pd.testing.assert_frame_equal(postgres["quarantine"][columns], duck["quarantine"][columns], check_dtype=False)
+
+
+@pytest.mark.postgres
+def test_a_month_loaded_from_the_staging_engine_replaces_the_period_or_nothing(messy, postgres_url, monkeypatch):
+    """load_period replaces the period's rows in one transaction: a load that fails half-way leaves
+    the month the engine had, and other periods are never touched."""
+    from allocation_pipeline.warehouse import lines as lines_module
+
+    spec = EXTRACT_SPECS["gl_lines"]
+    target = open_line_engine(postgres_url)
+    try:
+        with lines_module.staging_engine() as staging:
+            raw = read_extract_table(staging.backend, messy, "gl_lines", *spec.file_columns(), period="2026-10")
+            cleaned = staging.clean(raw.table, spec, REFERENCES, "2026-10")
+            staging.replace_period("gl_lines", "2026-10", cleaned.stored)
+            first = staging.execute(staging.lines("gl_lines", "2026-10")).sort_values("row_number", ignore_index=True)
+            staging.backend.con.execute("INSERT INTO gl_lines SELECT * REPLACE ('2026-09' AS period) FROM gl_lines WHERE row_number = 1")
+            for table in cleaned.scratch:
+                staging.release(table)
+            assert target.load_period("gl_lines", "2026-10", staging) == len(first) == 3
+            assert target.load_period("gl_lines", "2026-09", staging) == 1
+            stored = target.execute(target.lines("gl_lines", "2026-10")).sort_values("row_number", ignore_index=True)
+            pd.testing.assert_frame_equal(stored, first[stored.columns], check_dtype=False)
+
+            staging.backend.con.execute("DELETE FROM gl_lines WHERE period = '2026-10' AND row_number > 1")
+            real = lines_module.LineEngine.record_batches
+
+            def broken(self, expr, rows):
+                yield from real(self, expr, rows)
+                raise OSError("the staging file went away")
+
+            monkeypatch.setattr(lines_module.LineEngine, "record_batches", broken)
+            with pytest.raises(OSError):
+                target.load_period("gl_lines", "2026-10", staging)
+        again = target.execute(target.lines("gl_lines", "2026-10")).sort_values("row_number", ignore_index=True)
+        pd.testing.assert_frame_equal(again, stored)
+        assert len(target.execute(target.lines("gl_lines", "2026-09"))) == 1
+    finally:
+        target.close()

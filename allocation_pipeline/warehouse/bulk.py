@@ -111,18 +111,28 @@ def copy_arrow_to_temp_table(backend, arrow):
 
 
 def copy_arrow_into(con, table: str, arrow) -> None:
-    """Append an Arrow table's rows to `table` (same columns, in order) of a PostgreSQL connection
-    (psycopg) by COPY, in chunks of COPY_CHUNK_ROWS; a null is NULL, an empty text stays ''."""
+    """Append an Arrow table's rows to `table` (columns of the same names) of a PostgreSQL
+    connection (psycopg) by COPY, in chunks of COPY_CHUNK_ROWS; a null is NULL, an empty text stays ''."""
+    copy_batches_into(con, table, arrow.schema.names, arrow.to_batches(max_chunksize=COPY_CHUNK_ROWS))
+
+
+def copy_batches_into(con, table: str, columns: list[str], batches) -> int:
+    """Append Arrow record batches (`columns`, in order) to `table` of a PostgreSQL connection
+    (psycopg) by one COPY, a batch at a time, so that no more than a batch is in memory; returns
+    the rows copied."""
     import pyarrow.csv as pacsv
     from psycopg import sql
 
+    rows = 0
+    names = sql.SQL(", ").join(sql.Identifier(name) for name in columns)
     with con.cursor() as cursor:
-        statement = sql.SQL("COPY {} FROM STDIN (FORMAT CSV)").format(sql.Identifier(table))
-        with cursor.copy(statement) as copy:
-            for batch in arrow.to_batches(max_chunksize=COPY_CHUNK_ROWS):
+        with cursor.copy(sql.SQL("COPY {} ({}) FROM STDIN (FORMAT CSV)").format(sql.Identifier(table), names)) as copy:
+            for batch in batches:
                 buffer = io.BytesIO()
                 pacsv.write_csv(batch, buffer, write_options=pacsv.WriteOptions(include_header=False, quoting_style="needed"))
                 copy.write(buffer.getvalue())
+                rows += batch.num_rows
+    return rows
 
 
 def _insert_generic(conn: sa.Connection, table: str, frame: pd.DataFrame) -> None:

@@ -175,8 +175,68 @@ class LineEngine:
                 cursor.execute(f'DELETE FROM "{table}" WHERE period = %s', [period])
             self.backend.insert(table, rows)
 
+    def load_period(self, table: str, period: str, source: LineEngine) -> int:
+        """Replace the period's rows of `table` by the same table's period in `source` (another
+        engine, e.g. the staging DuckDB a month of files was cleaned in), in one transaction,
+        streamed in chunks of COPY_CHUNK_ROWS rows (PostgreSQL: COPY). Returns the rows loaded."""
+        from allocation_pipeline.warehouse.bulk import COPY_CHUNK_ROWS, copy_batches_into
+
+        if self.kind != "postgres":
+            raise WarehouseError(f"loading a cleaned month from another engine is for PostgreSQL engines, not {self.kind}")
+        columns = self.backend.table(table).columns
+        rows = source.lines(table, period).select(*columns)
+        batches = source.record_batches(rows, COPY_CHUNK_ROWS)
+        with self.backend.con.transaction():
+            with self.backend.con.cursor() as cursor:
+                cursor.execute(f'DELETE FROM "{table}" WHERE period = %s', [period])
+            return copy_batches_into(self.backend.con, table, columns, batches)
+
+    def record_batches(self, expr: ibis.Table, rows: int):
+        """The rows of `expr` as Arrow record batches of at most `rows` rows, read as they are used."""
+        if self.kind == "duckdb":
+            # Ibis 12's to_pyarrow_batches calls a DuckDB method that DuckDB 2.0 renamed.
+            self.backend._run_pre_execute_hooks(expr)
+            return self.backend.con.sql(self.backend.compile(expr)).to_arrow_reader(rows)
+        return self.backend.to_pyarrow_batches(expr, chunk_size=rows)
+
     def execute(self, expr) -> pd.DataFrame:
         return self.backend.to_pyarrow(expr).to_pandas() if isinstance(expr, ibis.Table) else self.backend.execute(expr)
+
+
+@contextmanager
+def staging_engine() -> Iterator[LineEngine]:
+    """An in-process DuckDB, in memory, with the line tables: where a month read from files is
+    cleaned before its kept lines are loaded into a PostgreSQL engine (see `stages_files`). It
+    takes the DuckDB settings (memory limit, spill directory); without a spill directory it spills
+    into a temporary one, removed with it."""
+    from allocation_pipeline.warehouse.engine import duckdb_config
+
+    config = duckdb_config()
+    with tempfile.TemporaryDirectory(prefix="allocation-staging-") as spill:
+        config.setdefault("temp_directory", spill)
+        backend = ibis.duckdb.connect(**config)
+        engine = LineEngine("duckdb://", backend, "duckdb", backend.disconnect)
+        try:
+            for name in LINE_TABLES:
+                backend.con.execute(str(sql_text(f"create_table_{name}")))
+            yield engine
+        finally:
+            engine.close()
+
+
+def stages_files(engine: LineEngine, sources: list) -> bool:
+    """Whether a month whose sources are `sources` (FilesSource/SqlSource of the sources file) is
+    cleaned in a staging DuckDB and its kept lines loaded into `engine`, instead of being cleaned
+    in the engine itself: for a PostgreSQL engine, unless a source lives in the engine's own
+    database (then the rows are cleaned where they are, without a copy). PostgreSQL cannot read
+    files: their raw rows would be copied in only to be parsed there with regular expressions
+    (1M GL lines: the GL step 36-38 s, against a 3.9 s COPY of the same rows)."""
+    from allocation_pipeline.core.sources.config import SqlSource
+    from allocation_pipeline.core.sources.lines import same_database
+
+    if engine.kind != "postgres":
+        return False
+    return not any(isinstance(s, SqlSource) and same_database(s.url, engine.url) for s in sources)
 
 
 @contextmanager

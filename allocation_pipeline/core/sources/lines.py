@@ -36,7 +36,7 @@ def read_line_sources(backend, engine_url: str, sources: SourcesFile | None, ext
     the engine's own database is read in place; any other is copied into the engine as
     `<extract>_raw_<period>` (`_<n>` after it for a second SQL source). A source that fails raises
     (ExtractError, SourcesError naming the source) and leaves no copy behind."""
-    chosen = sources.sources_of(extract) if sources is not None else [FilesSource(kind="files")]
+    chosen = line_sources(sources, extract)
     required, optional = EXTRACT_SPECS[extract].file_columns()
     result = SourcedTable(extract=extract, table=None, files=[])
     parts, unreadable = [], []
@@ -60,6 +60,11 @@ def read_line_sources(backend, engine_url: str, sources: SourcesFile | None, ext
 
         result.unreadable = pd.concat(unreadable, ignore_index=True)
     return result
+
+
+def line_sources(sources: SourcesFile | None, extract: str) -> list:
+    """The sources a line extract is read from: the sources file's, else the extract's files."""
+    return sources.sources_of(extract) if sources is not None else [FilesSource(kind="files")]
 
 
 def drop_copies(backend, table: SourcedTable) -> None:

@@ -6,6 +6,8 @@ MaterializeResult (no month travels through the IO manager); the GL's balances g
 """
 
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 
@@ -19,16 +21,18 @@ from allocation_pipeline.core.ingestion.extracts import ExtractError, upload_raw
 from allocation_pipeline.core.ingestion.line_cleaning import ENTITY_CURRENCY, LINE_EXTRACTS, quarantine_frame
 from allocation_pipeline.core.money import format_money
 from allocation_pipeline.core.sources.config import SourcesError
-from allocation_pipeline.core.sources.lines import SourcedTable, drop_copies, read_line_sources
+from allocation_pipeline.core.sources.lines import SourcedTable, drop_copies, line_sources, read_line_sources
 from allocation_pipeline.defs.metadata import markdown_table
 from allocation_pipeline.defs.partitions import fiscal_month_partitions, period_of
 from allocation_pipeline.defs.resources import EngineResource, ExtractsResource, WarehouseResource
 from allocation_pipeline.defs.sources.resources import SourcesResource
 from allocation_pipeline.warehouse.bulk import replace_rows
-from allocation_pipeline.warehouse.lines import period_balances, unbalanced_documents
+from allocation_pipeline.warehouse.lines import LineEngine, period_balances, stages_files, staging_engine, unbalanced_documents
 from allocation_pipeline.warehouse.suggestion_store import accepted_corrections, record_corrections
 
 TOP_REASONS = 5
+# What the metadata says of a month cleaned in a staging DuckDB (see `_cleaning_engine`).
+STAGED = "DuckDB staging in this process; kept lines loaded into the engine by COPY"
 # Line extracts whose rows an accepted cost-center suggestion can correct.
 CORRECTED_EXTRACTS = ("gl_lines", "ap_invoices")
 
@@ -107,11 +111,17 @@ def build_line_asset(spec: ExtractSpec) -> dg.AssetsDefinition:
     ):
         period = period_of(context.partition_key)
         lines = engine.get_lines()
-        raw, corrected = _raw_lines(lines, warehouse, sources, extracts.directory, spec, period)
-        month = _clean_month(lines, raw, corrected, spec, _line_references(spec, references), period)
+        with _cleaning_engine(lines, _chosen_sources(sources, spec.name)) as cleaner:
+            raw, corrected = _raw_lines(cleaner, warehouse, sources, extracts.directory, spec, period)
+            month = _clean_month(cleaner, raw, corrected, spec, _line_references(spec, references), period)
+            if cleaner is not lines:
+                lines.load_period(spec.name, period, cleaner)
+            checks = _month_checks(cleaner, month, period)
         _store_month(warehouse, month, period, context.run.run_id)
         metadata = _month_metadata(context, month, raw, lines.kind, period)
-        return dg.MaterializeResult(metadata=metadata, check_results=_month_checks(lines, month, period))
+        if cleaner is not lines:
+            metadata["cleaned_in"] = dg.MetadataValue.text(STAGED)
+        return dg.MaterializeResult(metadata=metadata, check_results=checks)
 
     return _lines
 
@@ -127,6 +137,24 @@ class LineMonth:
     totals: dict
     balances: pd.DataFrame | None
     corrections: pd.DataFrame | None
+
+
+def _chosen_sources(sources: SourcesResource, extract: str) -> list:
+    try:
+        return line_sources(sources.load(), extract)
+    except SourcesError as exc:
+        raise dg.Failure(description=str(exc)) from None
+
+
+@contextmanager
+def _cleaning_engine(lines: LineEngine, chosen: list) -> Iterator[LineEngine]:
+    """Where the month is read and cleaned: the engine itself, or for a PostgreSQL engine reading
+    files, a staging DuckDB whose kept lines are then loaded into it (see `stages_files`)."""
+    if not stages_files(lines, chosen):
+        yield lines
+        return
+    with staging_engine() as staging:
+        yield staging
 
 
 def _line_inputs(spec: ExtractSpec) -> dict[str, dg.AssetIn]:
