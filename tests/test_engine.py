@@ -214,7 +214,7 @@ def test_on_postgresql_the_parsing_layers_are_fenced_not_stored(messy, postgres_
     finally:
         lines.close()
     assert len(plan.steps) == 2
-    assert plan.steps[0][1].count(f"LIMIT {line_cleaning._FENCE_ROWS}") == 3
+    assert plan.steps[0][2].count(f"LIMIT {line_cleaning._FENCE_ROWS}") == 3
 
 
 def test_a_byte_order_mark_is_accepted(tmp_path):
@@ -449,3 +449,55 @@ def test_a_month_loaded_from_the_staging_engine_replaces_the_period_or_nothing(m
         assert len(target.execute(target.lines("gl_lines", "2026-09"))) == 1
     finally:
         target.close()
+
+
+def test_a_month_stored_as_it_is_cleaned_has_the_outcomes_of_the_two_step_cleaning(messy, tmp_path, monkeypatch):
+    """DuckDB stores the kept rows while it parses the month and parses only the rest again: the
+    stored rows, quarantine and counts are pandas' (a row repeating a key whose first occurrence
+    failed a check is still a repeat; a stored row that repeats a key is taken out again), and a
+    cleaning that fails half-way leaves the month the table had."""
+    from allocation_pipeline.warehouse import lines as lines_module
+
+    gl = messy / "gl_lines" / "2026-10.csv"
+    gl.write_text(
+        gl.read_text()
+        + "EE,D4,JOURNAL,1,2026-10-06,60002,EE-ENG,,,4.00,0.00,EUR,repeats a line whose first occurrence failed a check\n"
+        + "EE,D11,JOURNAL,1,2026-10-06,60002,EE-IT,,,1.00,0.00,EUR,repeats a good line\n"
+    )
+    expected = _pandas_result(messy, "gl_lines")
+    assert {"duplicate entity, document_id, line (first at row 7)", "duplicate entity, document_id, line (first at row 14)"} <= set(expected.quarantine["reason"])
+    spec = EXTRACT_SPECS["gl_lines"]
+    lines = open_line_engine(f"duckdb:///{tmp_path / 'engine.duckdb'}")
+    try:
+        assert lines.stores_while_cleaning
+        raw = read_extract_table(lines.backend, messy, "gl_lines", *spec.file_columns(), period="2026-10")
+        cleaned = lines.clean(raw.table, spec, REFERENCES, "2026-10", into="gl_lines")
+        assert cleaned.kept is None and cleaned.stored is None
+        quarantine = quarantine_frame(lines.execute(cleaned.quarantine), raw.unreadable, "gl_lines")
+        counts = lines.execute(cleaned.checked.aggregate(rows=cleaned.checked.count(), bad=cleaned.checked["_bad"].sum()))
+        for table in cleaned.scratch:
+            lines.release(table)
+        stored = lines.execute(lines.lines("gl_lines", "2026-10")).sort_values("row_number", ignore_index=True)
+        assert stored["row_number"].tolist() == expected.kept["row_number"].tolist()
+        assert ((stored["debit"] * 100).astype("int64") - expected.kept["debit_cents"]).eq(0).all()
+        columns = ["source_file", "row_number", "column", "value", "reason"]
+        pd.testing.assert_frame_equal(quarantine[columns].reset_index(drop=True), expected.quarantine[columns].reset_index(drop=True), check_dtype=False)
+        assert int(counts["rows"].iloc[0]) + cleaned.rows_stored == expected.rows_in
+        assert int(counts["bad"].iloc[0]) == expected.rows_quarantined
+
+        real = lines_module.LineEngine.materialize_sql
+        made = []
+
+        def failing(self, sql, schema):
+            made.append(sql)
+            if len(made) == 2:
+                raise OSError("disk full")
+            return real(self, sql, schema)
+
+        monkeypatch.setattr(lines_module.LineEngine, "materialize_sql", failing)
+        with pytest.raises(OSError):
+            lines.clean(raw.table, spec, REFERENCES, "2026-10", into="gl_lines")
+        again = lines.execute(lines.lines("gl_lines", "2026-10")).sort_values("row_number", ignore_index=True)
+        pd.testing.assert_frame_equal(again, stored)
+    finally:
+        lines.close()

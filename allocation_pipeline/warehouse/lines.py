@@ -106,18 +106,63 @@ class LineEngine:
         self._cached.append(cached)
         return cached
 
-    def clean(self, raw: ibis.Table, spec, references: dict | None, period: str | None):
+    @property
+    def stores_while_cleaning(self) -> bool:
+        """Whether a month is stored into its line table as it is cleaned (`clean(..., into=...)`,
+        see `clean_lines`'s `store`): on DuckDB, where the checked month would otherwise be
+        written to a temporary table (spilling beyond the memory limit) and copied from there."""
+        return self.kind == "duckdb"
+
+    def clean(self, raw: ibis.Table, spec, references: dict | None, period: str | None, into: str | None = None):
         """`core.ingestion.line_cleaning.clean_lines` of `raw` with this engine's options, from a
         plan compiled once per process (see `plan_cleaning`); the tables it stores are listed in
-        the result's `scratch`, for the caller to release."""
+        the result's `scratch`, for the caller to release. With `into` (a line table; only where
+        `stores_while_cleaning`) the period's rows of that table are replaced by the month's kept
+        rows as it is cleaned, in one transaction, and `checked` holds only the bad rows
+        (`rows_stored` counts the others)."""
+        from dataclasses import replace
+
         from allocation_pipeline.core.ingestion.line_cleaning import plan_cleaning
 
+        if into is not None and (not self.stores_while_cleaning or period is None):
+            raise WarehouseError(f"a {self.kind} engine does not store a month while cleaning it; store `stored` with replace_period")
+        target = self.backend.table(into) if into is not None else None
         plan = plan_cleaning(
             self.backend, raw.schema(), spec, references, period, duplicates=self.duplicates, store_parsed=self.store_parsed, guard_strip=self.guard_strip,
-            fence_parsed=self.fence_parsed,
+            fence_parsed=self.fence_parsed, stored_schema=None if target is None else target.schema(),
         )
         self.backend._run_pre_execute_hooks(raw)
-        return plan.bind(self.backend.compile(raw), self.materialize_sql, lambda sql, schema: self.backend.sql(sql, schema=schema))
+        raw_sql = self.backend.compile(raw)
+
+        def query(sql, schema):
+            return self.backend.sql(sql, schema=schema)
+
+        if target is None:
+            return plan.bind(raw_sql, self.materialize_sql, query)
+        con = self.backend.con
+        quoted = sg.to_identifier(into, quoted=True).sql(self.backend.dialect)
+
+        def store(sql: str, schema: ibis.Schema) -> None:
+            columns = ", ".join(sg.to_identifier(c, quoted=True).sql(self.backend.dialect) for c in schema.names)
+            con.execute(f"INSERT INTO {quoted} ({columns}) {sql}")
+
+        def unstore(sql: str) -> None:
+            con.execute(
+                f"DELETE FROM {quoted} USING ({sql}) AS repeated WHERE {quoted}.period = ? "
+                f"AND {quoted}.source_file = repeated.source_file AND {quoted}.row_number = repeated.row_number",
+                [period],
+            )
+
+        con.execute("BEGIN")
+        try:
+            con.execute(f"DELETE FROM {quoted} WHERE period = ?", [period])
+            cleaned = plan.bind(raw_sql, self.materialize_sql, query, self.backend.compile(self.lines(into, period)), store, unstore)
+            (rows,) = con.execute(f"SELECT count(*) FROM {quoted} WHERE period = ?", [period]).fetchone()
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        return replace(cleaned, rows_stored=int(rows))
 
     def drop_scratch(self) -> None:
         """Drop the scratch tables raw rows were uploaded into (PostgreSQL)."""

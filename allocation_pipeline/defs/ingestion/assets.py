@@ -217,12 +217,15 @@ def _clean_month(lines, raw: SourcedTable, corrected: Corrected | None, spec: Ex
     """Clean the raw rows in the engine, replace the month's stored lines, read back the quarantine
     and counts; the engine's scratch tables and copied sources are dropped whatever happens."""
     try:
-        cleaned = lines.clean(raw.table, spec, known, period)
+        # Stored as it is cleaned where the engine can (see LineEngine.stores_while_cleaning).
+        into = spec.name if lines.stores_while_cleaning else None
+        cleaned = lines.clean(raw.table, spec, known, period, into=into)
         try:
             counts = lines.execute(cleaned.checked.aggregate(rows=cleaned.checked.count(), bad=cleaned.checked["_bad"].sum()))
-            rows_in = int(counts["rows"].iloc[0]) + len(raw.unreadable)
+            rows_in = int(counts["rows"].iloc[0]) + (cleaned.rows_stored or 0) + len(raw.unreadable)
             rows_bad = int(counts["bad"].fillna(0).iloc[0]) + len(raw.unreadable)
-            lines.replace_period(spec.name, period, cleaned.stored)
+            if into is None:
+                lines.replace_period(spec.name, period, cleaned.stored)
             quarantine = quarantine_frame(lines.execute(cleaned.quarantine), raw.unreadable, spec.name)
             totals = _line_totals(lines, spec.name, period) if spec.name == "gl_lines" else {}
         finally:
