@@ -198,6 +198,26 @@ def test_whitespace_at_either_end_is_trimmed_as_pandas_trims_it(tmp_path):
     assert list(result.kept["description"]) == ["\x01note", "ä"] and result.kept["product"].iloc[0] == "Ü1"
 
 
+def test_dates_cast_by_the_engine_are_the_dates_pandas_accepts(tmp_path):
+    """DuckDB casts a date the pattern has shaped (TRY_CAST) instead of parsing it field by field:
+    the same dates are kept and the same ones quarantined as by pandas, leap days, single-digit
+    months and days, year 0 (which DuckDB would read as 1 BC, and pandas as a year) and impossible
+    days included."""
+    dates = ["2024-02-29", "2026-02-29", "2000-02-29", "1900-02-29", "2026-2-5", "0000-01-01", "0001-01-01", "2026-13-01", "2026-10-00",
+             "2026-10-32", "9999-12-31", "26-10-01", "2026-10-01T00:00", "2026/10/01"]
+    body = "".join(f"EE,D{n},JOURNAL,1,{d},60002,EE-ENG,,,1.00,0.00,EUR,\n" for n, d in enumerate(dates))
+    write(tmp_path / "gl_lines.csv", f"{GL_HEADER}\n{body}")
+    spec = EXTRACT_SPECS["gl_lines"]
+    raw = read_extract(tmp_path, "gl_lines", *spec.file_columns())
+    expected = clean_frame(raw, spec, REFERENCES)
+    result = clean_extract(raw, spec, REFERENCES)
+    assert list(result.kept["document_id"]) == list(expected.kept["document_id"]) == ["D0", "D2", "D4", "D6", "D10"]
+    _same(result.kept, expected.kept)
+    bad = result.quarantine[result.quarantine["column"] == "posting_date"]
+    assert list(bad["row_number"]) == list(expected.quarantine.loc[expected.quarantine["column"] == "posting_date", "row_number"]) == [2, 4, 6, 8, 9, 10, 12, 13, 14]
+    assert set(bad["reason"]) == {"not a date (expected YYYY-MM-DD)"}
+
+
 @pytest.mark.postgres
 def test_on_postgresql_the_parsing_layers_are_fenced_not_stored(messy, postgres_url):
     # The outcomes are compared with DuckDB's above; this is how PostgreSQL gets them: each parsing

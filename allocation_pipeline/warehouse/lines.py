@@ -68,6 +68,12 @@ class LineEngine:
         measured on DuckDB; Spark inlines the test into every use of the value."""
         return self.kind == "duckdb"
 
+    @property
+    def cast_dates(self) -> bool:
+        """Whether `clean_lines` should parse dates with the engine's cast (see there): DuckDB's
+        TRY_CAST gives NULL for a day that does not exist."""
+        return self.kind == "duckdb"
+
     def close(self) -> None:
         for table in list(self._cached):
             self.release(table)
@@ -129,7 +135,7 @@ class LineEngine:
         target = self.backend.table(into) if into is not None else None
         plan = plan_cleaning(
             self.backend, raw.schema(), spec, references, period, duplicates=self.duplicates, store_parsed=self.store_parsed, guard_strip=self.guard_strip,
-            fence_parsed=self.fence_parsed, stored_schema=None if target is None else target.schema(),
+            fence_parsed=self.fence_parsed, cast_dates=self.cast_dates, stored_schema=None if target is None else target.schema(),
         )
         self.backend._run_pre_execute_hooks(raw)
         raw_sql = self.backend.compile(raw)

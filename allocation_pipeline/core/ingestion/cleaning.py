@@ -245,6 +245,8 @@ def _parse(values: pd.Series, dtype: str, money: bool) -> tuple[pd.Series, pd.Se
             dates = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
         else:
             dates = pd.to_datetime(values, errors="coerce")
+        # pandas reads year 0 ("0000-01-01"), which is no calendar date (the engines reject it too).
+        dates = dates.where(dates.isna() | (dates.dt.year >= 1))
         bad = present & dates.isna()
         return dates, bad.fillna(False).astype(bool), "not a date (expected YYYY-MM-DD)"
     if dtype == "bool":
