@@ -219,7 +219,9 @@ def _checked_stage(
         text = stage[f"{_TEXT}{source}"]
         present = text.notnull() & (text != "")
         parsed, ok = stage[f"{_PARSED}{name}"], stage[f"{_OK}{name}"]
-        typed[name] = present.ifelse(parsed, ibis.null(parsed.type()))
+        # Text is its own parse: NULLIF keeps it a function of the one column (which DuckDB
+        # evaluates once per distinct value of a dictionary-encoded column).
+        typed[name] = text.nullif("") if not reasons[name] and parsed.type().is_string() else present.ifelse(parsed, ibis.null(parsed.type()))
         if not column.nullable:
             flags[f"missing__{name}"] = ~present
             problems.append(_Problem(f"missing__{name}", source, _raw_value(source), _text("missing value")))
@@ -229,7 +231,8 @@ def _checked_stage(
             problems.append(_Problem(f"bad__{name}", source, _raw_value(source), _text(reasons[name])))
             unparsed |= flags[f"bad__{name}"]
     amounts_parsed = [c for c in stage.columns if c.startswith(_AMOUNT_PREFIX)]
-    stage = stage.select(*renamed.columns, *amounts_parsed, **typed, **flags, _unparsed=unparsed)
+    texts_kept = [c for c in stage.columns if c.startswith(_TEXT)]  # for the checks of references (see `_text_of`)
+    stage = stage.select(*renamed.columns, *amounts_parsed, *texts_kept, **typed, **flags, _unparsed=unparsed)
 
     # 2. Which period each row belongs to; rows of other periods belong to other partitions,
     # unless the file is named after this period (then they are a problem of this one).
@@ -291,12 +294,15 @@ def _checked_stage(
             continue
         values = list(_known_values(known))
         flag = f"unknown__{column}"
-        checks[flag] = candidate & stage[column].notnull() & ~stage[column].isin(values)
+        # On the trimmed text, which is the value wherever there is one: a function of the one
+        # column, where the typed value is one of several (see above).
+        checks[flag] = candidate & stage[column].notnull() & ~_text_of(stage, file_columns, column).isin(values)
         problems.append(_Problem(flag, column, _raw_value(column), _quoted(f"unknown {reference} '", column)))
     currencies = references.get(ENTITY_CURRENCY)
     if currencies and "currency" in schema.columns and "entity" in schema.columns:
-        expected = ibis.cases(*((stage["entity"] == e, ibis.literal(c, dt.string)) for e, c in sorted(dict(currencies).items())), else_=ibis.null(dt.string))
-        checks["currency_of_entity"] = candidate & stage["currency"].notnull() & expected.notnull() & (stage["currency"] != expected)
+        entity, currency = _text_of(stage, file_columns, "entity"), _text_of(stage, file_columns, "currency")
+        expected = ibis.cases(*((entity == e, ibis.literal(c, dt.string)) for e, c in sorted(dict(currencies).items())), else_=ibis.null(dt.string))
+        checks["currency_of_entity"] = candidate & stage["currency"].notnull() & expected.notnull() & (currency != expected)
         checks["currency_expected"] = expected
         problems.append(_Problem("currency_of_entity", "currency", _raw_value("currency"), _currency_reason))
     stage = stage.mutate(**checks)
@@ -654,6 +660,11 @@ def _strip(value):
     for character in string.whitespace:
         edge |= value.endswith(character)
     return edge.ifelse(value.strip(), value)
+
+
+def _text_of(stage: ibis.Table, file_columns: dict, column: str):
+    """The trimmed text of a text column: its typed value wherever that is not NULL."""
+    return stage[f"{_TEXT}{file_columns[column]}"] if f"{_TEXT}{file_columns[column]}" in stage.columns else stage[column]
 
 
 def _column_check(table: ibis.Table, name: str, check: pa.Check):
