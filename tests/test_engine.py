@@ -505,7 +505,22 @@ def test_a_month_stored_as_it_is_cleaned_has_the_outcomes_of_the_two_step_cleani
         assert int(counts["rows"].iloc[0]) + cleaned.rows_stored == expected.rows_in
         assert int(counts["bad"].iloc[0]) == expected.rows_quarantined
 
+        # A month whose every row is kept: the rows left out are known to be none without a join.
+        clean_dir = tmp_path / "clean"
+        write(clean_dir / "gl_lines" / "2026-10.csv", "\n".join(MESSY_GL.splitlines()[:3]) + "\n")
+        seen = []
         real = lines_module.LineEngine.materialize_sql
+        monkeypatch.setattr(lines_module.LineEngine, "materialize_sql", lambda self, sql, schema: seen.append(sql) or real(self, sql, schema))
+        clean_raw = read_extract_table(lines.backend, clean_dir, "gl_lines", *spec.file_columns(), period="2026-10")
+        clean = lines.clean(clean_raw.table, spec, REFERENCES, "2026-10", into="gl_lines")
+        assert clean.rows_stored == 2 and len(lines.execute(clean.quarantine)) == 0
+        assert sum("AS leftovers WHERE FALSE" in sql for sql in seen) == 1
+        for table in clean.scratch:
+            lines.release(table)
+        monkeypatch.undo()
+        for table in lines.clean(raw.table, spec, REFERENCES, "2026-10", into="gl_lines").scratch:  # the messy month back
+            lines.release(table)
+
         made = []
 
         def failing(self, sql, schema):

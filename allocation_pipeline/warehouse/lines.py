@@ -159,10 +159,16 @@ class LineEngine:
                 [period],
             )
 
+        def nothing_left() -> bool:
+            # Stored rows are raw rows: as many of them as raw rows means none is left out.
+            (raw_rows,) = con.execute(f"SELECT count(*) FROM ({raw_sql}) AS raw_rows").fetchone()
+            (stored,) = con.execute(f"SELECT count(*) FROM {quoted} WHERE period = ?", [period]).fetchone()
+            return raw_rows == stored
+
         con.execute("BEGIN")
         try:
             con.execute(f"DELETE FROM {quoted} WHERE period = ?", [period])
-            cleaned = plan.bind(raw_sql, self.materialize_sql, query, self.backend.compile(self.lines(into, period)), store, unstore)
+            cleaned = plan.bind(raw_sql, self.materialize_sql, query, self.backend.compile(self.lines(into, period)), store, unstore, nothing_left)
             (rows,) = con.execute(f"SELECT count(*) FROM {quoted} WHERE period = ?", [period]).fetchone()
             con.execute("COMMIT")
         except BaseException:

@@ -82,6 +82,7 @@ def clean_lines(
     store=None,
     stored_rows: ibis.Table | None = None,
     unstore=None,
+    leftovers=None,
 ) -> CleanedLines:
     """Parse, check and split raw rows (see `core.ingestion.extracts.RawTable`: text columns plus the row key
     `source_file`, `row_number`). `references` maps a spec reference name ("entity", "account",
@@ -102,10 +103,11 @@ def clean_lines(
     YYYY-MM-DD with the engine's own cast (which must give NULL for a day that does not exist, as
     DuckDB's TRY_CAST does) instead of field by field (see `_parsers`).
 
-    `store(expr)`, with `stored_rows` (the line table's rows of the period, emptied beforehand) and
-    `unstore(expr)`, stores the month while it is parsed: the rows without a problem of their own
-    go straight into the line table, and only the rest (the bad rows, found by their absence
-    from `stored_rows`) are parsed again and kept as the checked rows; a stored row that repeats a
+    `store(expr)`, with `stored_rows` (the line table's rows of the period, emptied beforehand),
+    `leftovers(expr)` and `unstore(expr)`, stores the month while it is parsed: the rows without a
+    problem of their own go straight into the line table, and only the rest (the raw rows absent
+    from `stored_rows`, which `leftovers` stores like `materialize`, or finds empty without a join
+    when as many rows were stored as there are raw rows) are parsed again and kept as the checked rows; a stored row that repeats a
     key is parsed again too and taken out (`unstore` gets its `source_file` and `row_number`).
     The outcome is the same; the month is written once instead of into a temporary table first
     (DuckDB, 10M GL lines: the checked table and the copy into the line table took 16.4 s and
@@ -136,7 +138,9 @@ def clean_lines(
             scratch.append(checked)
             return checked
 
-        rest = again(raw.anti_join(stored_rows, on(raw, stored_rows)))
+        left = leftovers(raw.anti_join(stored_rows, on(raw, stored_rows)))
+        scratch.append(left)
+        rest = again(left)
         # Repeated keys are looked for among the rows that parsed: the stored ones and the rest's candidates.
         columns = [*sorted({c for key in keys for c in key}), "source_file", "row_number"]
         candidates = rest.select(*columns, "_candidate")
@@ -373,8 +377,9 @@ class CleaningPlan:
     and each run only binds the SQL to its raw rows and its own scratch tables (`bind`).
 
     `steps` are what to run in order, each (kind, placeholder, SQL, schema): "table" a table to
-    materialize, "store" rows to append to the line table, "unstore" the rows (`source_file`,
-    `row_number`) to take out of it again (see `clean_lines`'s `store`); `outputs` maps checked,
+    materialize, "store" rows to append to the line table, "leftovers" the raw rows not stored (a
+    table, empty without running the query when nothing is left), "unstore" the rows
+    (`source_file`, `row_number`) to take out of it again (see `clean_lines`'s `store`); `outputs` maps checked,
     kept, stored and quarantine to (SQL, schema), or None when the month is stored as it is cleaned."""
 
     extract: str
@@ -391,13 +396,14 @@ class CleaningPlan:
     def bind(
         self, raw_sql: str, materialize_sql: Callable[[str, ibis.Schema], ibis.Table], query: Callable[[str, ibis.Schema], ibis.Table],
         stored_sql: str | None = None, store_sql: Callable[[str, ibis.Schema], None] | None = None, unstore_sql: Callable[[str], None] | None = None,
+        nothing_left: Callable[[], bool] | None = None,
     ) -> CleanedLines:
         """The plan run on the raw rows `raw_sql` (a query in the plan's dialect): each table step
         stored by `materialize_sql(sql, schema)` (a table of the engine, named as it likes), and the
         outputs as `query(sql, schema)` expressions over those tables. A plan that `stores` also
         needs `stored_sql` (the line table's rows of the period), `store_sql(sql, schema)` (append
         the rows to it) and `unstore_sql(sql)` (delete its rows with those `source_file` and
-        `row_number`)."""
+        `row_number`), and `nothing_left()` (whether every raw row was stored)."""
         names = {self._quoted(_PLACEHOLDER.format(0)): f"({raw_sql})"}
         if stored_sql is not None:
             names[self._quoted(_STORED)] = f"({stored_sql})"
@@ -415,6 +421,8 @@ class CleaningPlan:
             if kind == "unstore":
                 unstore_sql(bound(sql))
                 continue
+            if kind == "leftovers" and nothing_left():
+                sql = f"SELECT * FROM ({sql}) AS leftovers WHERE FALSE"  # planned away: no join of the month
             table = materialize_sql(bound(sql), schema)
             names[self._quoted(placeholder)] = self._quoted(table.op().name)  # unqualified: temporary tables resolve first
             tables[placeholder] = table
@@ -462,6 +470,7 @@ def plan_cleaning(
         storing = {
             "store": lambda expr: record(expr, "store"),
             "unstore": lambda expr: record(expr, "unstore"),
+            "leftovers": lambda expr: record(expr, "leftovers"),
             "stored_rows": ibis.table(stored_schema, name=_STORED),
         }
     with unfused_selects():
