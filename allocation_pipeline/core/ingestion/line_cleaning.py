@@ -107,12 +107,12 @@ def clean_lines(
     `leftovers(expr)` and `unstore(expr)`, stores the month while it is parsed: the rows without a
     problem of their own go straight into the line table, and only the rest (the raw rows absent
     from `stored_rows`, which `leftovers` stores like `materialize`, or finds empty without a join
-    when as many rows were stored as there are raw rows) are parsed again and kept as the checked rows; a stored row that repeats a
-    key is parsed again too and taken out (`unstore` gets its `source_file` and `row_number`).
-    The outcome is the same; the month is written once instead of into a temporary table first
-    (DuckDB, 10M GL lines: the checked table and the copy into the line table took 16.4 s and
-    7.8 s; storing while parsing 17.8 s). Needs `materialize` and duplicates="join". `kept` and
-    `stored` are then None, and `checked` holds the bad rows only."""
+    when as many rows were stored as there are raw rows) are parsed again and kept as the checked
+    rows; a stored row that repeats a key is parsed again too and taken out (`unstore` gets its
+    `source_file` and `row_number`). The outcome is the same; the month is written once instead
+    of into a temporary table first (DuckDB, 10M GL lines: the checked table and the copy into
+    the line table took 16.4 s and 7.8 s, storing while parsing 17.8 s). Needs `materialize` and
+    duplicates="join". `kept` and `stored` are then None, and `checked` holds the bad rows only."""
     schema = spec.model.to_schema()
     references = references or {}
     keys = _unique_keys(schema)
@@ -673,7 +673,7 @@ def _strip(value):
 
 def _text_of(stage: ibis.Table, file_columns: dict, column: str):
     """The trimmed text of a text column: its typed value wherever that is not NULL."""
-    return stage[f"{_TEXT}{file_columns[column]}"] if f"{_TEXT}{file_columns[column]}" in stage.columns else stage[column]
+    return stage[f"{_TEXT}{file_columns[column]}"]
 
 
 def _column_check(table: ibis.Table, name: str, check: pa.Check):
