@@ -47,7 +47,7 @@ def test_preparer_and_approver_walk_a_run_from_upload_to_void(console_url, brows
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
 
-    from selenium.webdriver.support import expected_conditions
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
     from selenium.webdriver.support.ui import WebDriverWait
 
     browser.implicitly_wait(5)
@@ -55,7 +55,20 @@ def test_preparer_and_approver_walk_a_run_from_upload_to_void(console_url, brows
     def go(element):
         """Click something that loads a new page, and wait until the old one is gone."""
         click(browser, element)
-        WebDriverWait(browser, 15).until(expected_conditions.staleness_of(element))
+        WebDriverWait(browser, 15).until(lambda _: gone(element))
+
+    def gone(element) -> bool:
+        # While the new page replaces the old one, ChromeDriver may answer about the old element
+        # with "Node with given id does not belong to the document" instead of a stale reference.
+        try:
+            element.is_enabled()
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as error:
+            if "does not belong to the document" in str(error):
+                return True
+            raise
+        return False
 
     def sign_in(name):
         browser.delete_all_cookies()
